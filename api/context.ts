@@ -1,0 +1,20 @@
+import type { Logger } from 'pino';
+import type { Bus } from '../bus/bus.ts';
+import type { ForkOutcomes } from '../processors/fork-outcomes.ts';
+import type { StreamOperations } from '../processors/stream-operations.ts';
+import type { Store } from '../store/store.ts';
+
+/** What the routes need from the rest of the service. */
+export interface ApiContext {
+  store: Store;
+  bus: Bus;
+  streams: StreamOperations;
+  outcomes: ForkOutcomes;
+  logger: Logger;
+  /** Region part of new room ids. */
+  defaultRegion: string;
+  /** Scheme and host of published stream URIs, such as `pcast://pcast.local`. */
+  streamUriBase: string;
+  /** How long a waiting fork request waits for its outcome before answering `timeout`. */
+  forkTimeoutMs: number;
+}
