@@ -51,9 +51,23 @@ export interface TopicSpec {
   partitions: number;
 }
 
+/** How far one consumer group is behind on one partition. */
+export interface ConsumerLag {
+  groupId: string;
+  topic: string;
+  partition: number;
+  /** Messages published to the partition after the group's committed offset. */
+  lag: number;
+}
+
 export interface Bus {
   ensureTopics(topics: TopicSpec[]): Promise<void>;
   publish(topic: string, messages: OutgoingMessage[]): Promise<void>;
   consume(options: ConsumeOptions): Subscription;
+  /**
+   * Lag of the groups that consume through this bus instance, per partition. A partition the
+   * group has committed no offset on yet is left out, because its lag is not known.
+   */
+  consumerLag(): Promise<ConsumerLag[]>;
   close(): Promise<void>;
 }

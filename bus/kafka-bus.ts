@@ -6,7 +6,14 @@
  */
 import kafkajs, { type Admin, type Kafka as KafkaClient, type Producer } from 'kafkajs';
 import { pino, type Logger } from 'pino';
-import type { Bus, ConsumeOptions, OutgoingMessage, Subscription, TopicSpec } from './bus.ts';
+import type {
+  Bus,
+  ConsumeOptions,
+  ConsumerLag,
+  OutgoingMessage,
+  Subscription,
+  TopicSpec,
+} from './bus.ts';
 import { registerZstdCodec } from './kafka-codecs.ts';
 import { kafkaLogLevel, pinoLogCreator } from './kafka-log.ts';
 import { KafkaSubscription } from './kafka-subscription.ts';
@@ -158,6 +165,46 @@ class KafkaBus implements Bus {
     this.subscriptions.add(subscription);
     subscription.start();
     return subscription;
+  }
+
+  /**
+   * Reads each group's committed offsets and each topic's high watermark from the brokers, so
+   * the lag is the brokers' view at the time of the call, not a cached one.
+   */
+  async consumerLag(): Promise<ConsumerLag[]> {
+    this.assertOpen();
+    const topicsByGroup = new Map<string, Set<string>>();
+    for (const subscription of this.subscriptions) {
+      const topics = topicsByGroup.get(subscription.groupId) ?? new Set<string>();
+      subscription.topicNames.forEach((topic) => topics.add(topic));
+      topicsByGroup.set(subscription.groupId, topics);
+    }
+    const admin = await this.admin();
+    const allTopics = [...new Set([...topicsByGroup.values()].flatMap((topics) => [...topics]))];
+    const highWatermarks = new Map<string, Map<number, bigint>>();
+    for (const topic of allTopics) {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      highWatermarks.set(
+        topic,
+        new Map(offsets.map((entry) => [entry.partition, BigInt(entry.high)])),
+      );
+    }
+
+    const entries: ConsumerLag[] = [];
+    for (const [groupId, topics] of topicsByGroup) {
+      const committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
+      for (const { topic, partitions } of committed) {
+        for (const { partition, offset } of partitions) {
+          const high = highWatermarks.get(topic)?.get(partition);
+          // kafkajs reports -1 for a partition the group has committed nothing on.
+          if (high === undefined || BigInt(offset) < 0n) {
+            continue;
+          }
+          entries.push({ groupId, topic, partition, lag: Number(high - BigInt(offset)) });
+        }
+      }
+    }
+    return entries;
   }
 
   async close(): Promise<void> {

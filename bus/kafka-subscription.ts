@@ -62,6 +62,14 @@ export class KafkaSubscription implements Subscription {
     this.ready.catch(ignoreHandledElsewhere);
   }
 
+  get groupId(): string {
+    return this.options.groupId;
+  }
+
+  get topicNames(): readonly string[] {
+    return this.topics;
+  }
+
   start(): void {
     this.starting = this.run().catch((error: unknown) => {
       this.logger.error({ err: error, topics: this.topics }, 'kafka consumer failed to start');

@@ -9,6 +9,7 @@ import type {
   Bus,
   BusMessage,
   ConsumeOptions,
+  ConsumerLag,
   Headers,
   MessageHandler,
   OutgoingMessage,
@@ -117,6 +118,14 @@ class MemoryBus implements Bus {
     return group.join(topics, options.handler, options.fromBeginning ?? true);
   }
 
+  async consumerLag(): Promise<ConsumerLag[]> {
+    const entries: ConsumerLag[] = [];
+    for (const group of this.groups.values()) {
+      entries.push(...group.lag((name) => this.topics.get(name)));
+    }
+    return entries;
+  }
+
   async close(): Promise<void> {
     if (this.closed) {
       return;
@@ -197,6 +206,29 @@ class MemoryGroup {
     if (offsets) {
       offsets[partition] = offset;
     }
+  }
+
+  /** Lag per partition of the topics this group has members for. */
+  lag(topicOf: (name: string) => MemoryTopic | undefined): ConsumerLag[] {
+    const entries: ConsumerLag[] = [];
+    for (const [topicName, offsets] of this.committed) {
+      const topic = topicOf(topicName);
+      if (topic === undefined || !this.members.some((member) => member.subscribes(topicName))) {
+        continue;
+      }
+      topic.partitions.forEach((messages, partition) => {
+        const committed = offsets[partition];
+        if (committed !== undefined) {
+          entries.push({
+            groupId: this.groupId,
+            topic: topicName,
+            partition,
+            lag: messages.length - committed,
+          });
+        }
+      });
+    }
+    return entries;
   }
 
   leave(member: MemoryMember): void {

@@ -6,6 +6,7 @@
 import type {
   Bus,
   BusMessage,
+  ConsumerLag,
   ConsumeOptions,
   OutgoingMessage,
   Subscription,
@@ -31,6 +32,16 @@ export function namespacedBus(bus: Bus, prefix: string): Bus {
         topics: options.topics.map((topic) => prefix + topic),
         handler: (message) => options.handler(strip(message)),
       }),
+    consumerLag: async (): Promise<ConsumerLag[]> => {
+      const entries = await bus.consumerLag();
+      return entries
+        .filter((entry) => entry.groupId.startsWith(prefix) && entry.topic.startsWith(prefix))
+        .map((entry) => ({
+          ...entry,
+          groupId: entry.groupId.slice(prefix.length),
+          topic: entry.topic.slice(prefix.length),
+        }));
+    },
     close: () => bus.close(),
   };
 }

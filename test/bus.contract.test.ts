@@ -178,6 +178,58 @@ describe.each(fixtures)('bus on $name', (fixture) => {
     expect(typeof second?.offset).toBe('string');
   });
 
+  test('consumer lag counts uncommitted messages', async () => {
+    const topic = newTopic('lag');
+    await bus.ensureTopics([{ topic, partitions: 1 }]);
+    const groupId = newGroup('lag');
+    let gate: Promise<void> = Promise.resolve();
+    let release: () => void = () => undefined;
+    const received = collect();
+    await subscribe({
+      groupId,
+      topics: [topic],
+      handler: async (message) => {
+        await received.handler(message);
+        await gate;
+      },
+    });
+    // Registered after the subscription, so it runs first and no stop waits on the gate.
+    cleanups.push(async () => release());
+    const lagOfGroup = async () =>
+      (await bus.consumerLag())
+        .filter((entry) => entry.groupId === groupId && entry.topic === topic)
+        .reduce((sum, entry) => sum + entry.lag, 0);
+    const waitForLag = async (expected: number) => {
+      const deadline = Date.now() + fixture.deliveryTimeoutMs;
+      while ((await lagOfGroup()) !== expected && Date.now() < deadline) {
+        await delay(50);
+      }
+      return lagOfGroup();
+    };
+
+    // A first message gives the group a committed offset; before that, its lag is unknown.
+    await bus.publish(topic, [{ key: 'k', value: Buffer.from('0') }]);
+    await waitFor(() => received.messages.length === 1, 'first message', fixture.deliveryTimeoutMs);
+    expect(await waitForLag(0)).toBe(0);
+
+    gate = new Promise<void>((resolve) => (release = resolve));
+    await bus.publish(topic, [
+      { key: 'k', value: Buffer.from('1') },
+      { key: 'k', value: Buffer.from('2') },
+      { key: 'k', value: Buffer.from('3') },
+    ]);
+    await waitFor(
+      () => received.messages.length === 2,
+      'blocked message',
+      fixture.deliveryTimeoutMs,
+    );
+    expect(await lagOfGroup()).toBe(3);
+
+    release();
+    await waitFor(() => received.messages.length === 4, '4 messages', fixture.deliveryTimeoutMs);
+    expect(await waitForLag(0)).toBe(0);
+  });
+
   test('same key always maps to the same partition', async () => {
     const topic = newTopic('partition');
     const received = collect();
