@@ -12,8 +12,12 @@ import type {
   Stream,
   StreamState,
 } from '../domain/types.ts';
+import { MemoryChangeFeed } from './memory-change-feed.ts';
 import type {
   ApplicationRepository,
+  CheckpointRepository,
+  StandingFork,
+  StandingForkRepository,
   ForkRepository,
   MemberRepository,
   RoomRepository,
@@ -30,15 +34,61 @@ import {
 
 /** Creates an empty in-memory store. */
 export function createMemoryStore(): Store {
-  const members = new MemoryMemberRepository();
+  const changes = new MemoryChangeFeed();
+  const members = new MemoryMemberRepository(changes);
   return {
     applications: new MemoryApplicationRepository(),
     rooms: new MemoryRoomRepository(members),
     members,
     streams: new MemoryStreamRepository(),
     forks: new MemoryForkRepository(),
+    standingForks: new MemoryStandingForkRepository(),
+    checkpoints: new MemoryCheckpointRepository(),
+    changes,
     close: async () => {},
   };
+}
+
+class MemoryStandingForkRepository implements StandingForkRepository {
+  private readonly forks = new Map<string, StandingFork>();
+
+  async put(fork: StandingFork): Promise<void> {
+    this.forks.set(standingKey(fork.roomId, fork.sourceRoomId), copyOf(fork));
+  }
+
+  async get(roomId: string, sourceRoomId: string): Promise<StandingFork | undefined> {
+    return copyOrUndefined(this.forks.get(standingKey(roomId, sourceRoomId)));
+  }
+
+  async listBySource(sourceRoomId: string): Promise<StandingFork[]> {
+    return [...this.forks.values()]
+      .filter((fork) => fork.sourceRoomId === sourceRoomId)
+      .map(copyOf);
+  }
+
+  async listSources(): Promise<string[]> {
+    return [...new Set([...this.forks.values()].map((fork) => fork.sourceRoomId))];
+  }
+
+  async delete(roomId: string, sourceRoomId: string): Promise<boolean> {
+    return this.forks.delete(standingKey(roomId, sourceRoomId));
+  }
+}
+
+function standingKey(roomId: string, sourceRoomId: string): string {
+  return JSON.stringify([roomId, sourceRoomId]);
+}
+
+class MemoryCheckpointRepository implements CheckpointRepository {
+  private readonly values = new Map<string, string>();
+
+  async get(name: string): Promise<string | undefined> {
+    return this.values.get(name);
+  }
+
+  async put(name: string, value: string): Promise<void> {
+    this.values.set(name, value);
+  }
 }
 
 function copyOf<T>(record: T): T {
@@ -123,6 +173,8 @@ interface RoomMemberSets {
 class MemoryMemberRepository implements MemberRepository {
   private readonly rooms = new Map<string, RoomMemberSets>();
 
+  constructor(private readonly changes: MemoryChangeFeed) {}
+
   async list(roomId: string): Promise<Member[]> {
     const sets = this.rooms.get(roomId);
     if (sets === undefined) {
@@ -148,6 +200,7 @@ class MemoryMemberRepository implements MemberRepository {
       return false;
     }
     setFor(sets, member).set(member.sessionId, copyOf(member));
+    this.changes.record(member.roomId, member.sessionId, 'upsert');
     return true;
   }
 
@@ -156,6 +209,7 @@ class MemoryMemberRepository implements MemberRepository {
     sets.audience.delete(member.sessionId);
     sets.others.delete(member.sessionId);
     setFor(sets, member).set(member.sessionId, copyOf(member));
+    this.changes.record(member.roomId, member.sessionId, 'upsert');
   }
 
   async remove(roomId: string, sessionId: string): Promise<Member | undefined> {
@@ -170,12 +224,19 @@ class MemoryMemberRepository implements MemberRepository {
     if (sets.audience.size === 0 && sets.others.size === 0) {
       this.rooms.delete(roomId);
     }
+    if (removed !== undefined) {
+      this.changes.record(roomId, sessionId, 'delete');
+    }
     return removed;
   }
 
   /** Drops every member of the room, for `RoomRepository.delete`. */
   removeRoom(roomId: string): void {
+    const sets = this.rooms.get(roomId);
     this.rooms.delete(roomId);
+    for (const sessionId of [...(sets?.audience.keys() ?? []), ...(sets?.others.keys() ?? [])]) {
+      this.changes.record(roomId, sessionId, 'delete');
+    }
   }
 
   private setsOf(roomId: string): RoomMemberSets {

@@ -9,9 +9,10 @@
  * `$group` aggregation), `createIndexes` and `findAndModify`, and uses no transactions.
  */
 import { MongoClient, MongoServerError } from 'mongodb';
-import type { Collection, CompressorName, Db } from 'mongodb';
+import type { Collection, CompressorName, Db, Document } from 'mongodb';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
+import { MongoChangeFeed } from './mongo-change-feed.ts';
 import type {
   Application,
   ForkRecord,
@@ -23,9 +24,12 @@ import type {
 } from '../domain/types.ts';
 import type {
   ApplicationRepository,
+  CheckpointRepository,
   ForkRepository,
   MemberRepository,
   RoomRepository,
+  StandingFork,
+  StandingForkRepository,
   Store,
   StreamRepository,
 } from './store.ts';
@@ -45,6 +49,8 @@ export const MONGO_COLLECTIONS = {
   audienceMembers: 'audienceMembers',
   streams: 'streams',
   forks: 'forks',
+  standingForks: 'standingForks',
+  checkpoints: 'checkpoints',
 } as const;
 
 /** `_id` of a member document, in both member collections. */
@@ -110,11 +116,68 @@ export async function connectMongoStore(
     members,
     streams: new MongoStreamRepository(db.collection<StreamDocument>(MONGO_COLLECTIONS.streams)),
     forks: new MongoForkRepository(db.collection<ForkDocument>(MONGO_COLLECTIONS.forks)),
+    standingForks: new MongoStandingForkRepository(db.collection(MONGO_COLLECTIONS.standingForks)),
+    checkpoints: new MongoCheckpointRepository(db.collection(MONGO_COLLECTIONS.checkpoints)),
+    changes: new MongoChangeFeed(
+      {
+        [MONGO_COLLECTIONS.members]: db.collection(MONGO_COLLECTIONS.members),
+        [MONGO_COLLECTIONS.audienceMembers]: db.collection(MONGO_COLLECTIONS.audienceMembers),
+      },
+      logger,
+    ),
     close: async () => {
       await client.close();
       logger.info('mongo store closed');
     },
   };
+}
+
+class MongoStandingForkRepository implements StandingForkRepository {
+  constructor(private readonly collection: Collection<Document>) {}
+
+  async put(fork: StandingFork): Promise<void> {
+    const _id = { roomId: fork.roomId, sourceRoomId: fork.sourceRoomId };
+    await this.collection.replaceOne({ _id }, { ...fork }, { upsert: true });
+  }
+
+  async get(roomId: string, sourceRoomId: string): Promise<StandingFork | undefined> {
+    const found = await this.collection.findOne({ _id: { roomId, sourceRoomId } });
+    return found === null ? undefined : withoutId<StandingFork>(found);
+  }
+
+  async listBySource(sourceRoomId: string): Promise<StandingFork[]> {
+    const found = await this.collection.find({ sourceRoomId }).toArray();
+    return found.map((document) => withoutId<StandingFork>(document));
+  }
+
+  async listSources(): Promise<string[]> {
+    const found = await this.collection.find({}, { projection: { sourceRoomId: 1 } }).toArray();
+    return [...new Set(found.map((document) => String(document.sourceRoomId)))];
+  }
+
+  async delete(roomId: string, sourceRoomId: string): Promise<boolean> {
+    const result = await this.collection.deleteOne({ _id: { roomId, sourceRoomId } });
+    return result.deletedCount === 1;
+  }
+}
+
+class MongoCheckpointRepository implements CheckpointRepository {
+  constructor(private readonly collection: Collection<Document>) {}
+
+  async get(name: string): Promise<string | undefined> {
+    const found = await this.collection.findOne({ _id: name as never });
+    return typeof found?.value === 'string' ? found.value : undefined;
+  }
+
+  async put(name: string, value: string): Promise<void> {
+    await this.collection.replaceOne({ _id: name as never }, { value }, { upsert: true });
+  }
+}
+
+function withoutId<T>(document: Document): T {
+  const fields: Document = { ...document };
+  delete fields._id;
+  return fields as T;
 }
 
 async function createIndexes(db: Db): Promise<void> {
@@ -124,6 +187,7 @@ async function createIndexes(db: Db): Promise<void> {
   await db.collection(MONGO_COLLECTIONS.members).createIndex({ roomId: 1, lastUpdate: 1 });
   await db.collection(MONGO_COLLECTIONS.audienceMembers).createIndex({ roomId: 1, lastUpdate: 1 });
   await db.collection(MONGO_COLLECTIONS.streams).createIndex({ upstreamId: 1 });
+  await db.collection(MONGO_COLLECTIONS.standingForks).createIndex({ sourceRoomId: 1 });
 }
 
 /** True for a write that broke a unique index (MongoDB error code 11000, `DuplicateKey`). */
@@ -292,9 +356,15 @@ class MongoMemberRepository implements MemberRepository {
 
   async remove(roomId: string, sessionId: string): Promise<Member | undefined> {
     const _id = memberDocumentId(roomId, sessionId);
+    // Read then deleteOne rather than findOneAndDelete: mongo-java-server 1.47 emits no change
+    // event for findOneAndDelete, and the change-stream producer must see every leave.
     const [audience, others] = await Promise.all([
-      this.audience.findOneAndDelete({ _id }),
-      this.others.findOneAndDelete({ _id }),
+      this.audience.findOne({ _id }),
+      this.others.findOne({ _id }),
+    ]);
+    await Promise.all([
+      audience === null ? undefined : this.audience.deleteOne({ _id }),
+      others === null ? undefined : this.others.deleteOne({ _id }),
     ]);
     return newerMember(recordOrUndefined(audience), recordOrUndefined(others));
   }

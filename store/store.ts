@@ -78,11 +78,74 @@ export interface ForkRepository {
   ): Promise<ForkRecord | undefined>;
 }
 
+/** A fork with `follow`: it keeps the destination in step with the source until stopped. */
+export interface StandingFork {
+  roomId: string;
+  sourceRoomId: string;
+  applicationId: string | null;
+  /** The fork that started it. */
+  forkId: string;
+  streamCapabilities: string[];
+  streamTags: string[];
+  options: string[];
+  desiredRegion: string | null;
+  created: number;
+}
+
+export interface StandingForkRepository {
+  /** Inserts or replaces the standing fork of the (destination, source) pair. */
+  put(fork: StandingFork): Promise<void>;
+  get(roomId: string, sourceRoomId: string): Promise<StandingFork | undefined>;
+  /** Standing forks whose source is the room. */
+  listBySource(sourceRoomId: string): Promise<StandingFork[]>;
+  /** Ids of every room that a standing fork follows. */
+  listSources(): Promise<string[]>;
+  /** Deletes it; returns false when there was none. */
+  delete(roomId: string, sourceRoomId: string): Promise<boolean>;
+}
+
+/** Small named values that must survive restarts, such as change-stream resume tokens. */
+export interface CheckpointRepository {
+  get(name: string): Promise<string | undefined>;
+  put(name: string, value: string): Promise<void>;
+}
+
+/** One change of a room's member set, read from the store's change feed. */
+export interface MemberChange {
+  /** Resume token: opening the feed after it continues with the next change. */
+  token: string;
+  roomId: string;
+  sessionId: string;
+  operation: 'upsert' | 'delete';
+}
+
+export interface ChangeCursor {
+  /** Resolves with the next change; waits for one. Rejects with ChangeHistoryLostError. */
+  next(): Promise<MemberChange>;
+  close(): Promise<void>;
+}
+
+/** The resume token is too old for the feed: changes after it are gone. */
+export class ChangeHistoryLostError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ChangeHistoryLostError';
+  }
+}
+
+export interface ChangeFeed {
+  /** Opens the member change feed after `resumeToken`, or at its current end when null. */
+  open(resumeToken: string | null): Promise<ChangeCursor>;
+}
+
 export interface Store {
   applications: ApplicationRepository;
   rooms: RoomRepository;
   members: MemberRepository;
   streams: StreamRepository;
   forks: ForkRepository;
+  standingForks: StandingForkRepository;
+  checkpoints: CheckpointRepository;
+  changes: ChangeFeed;
   close(): Promise<void>;
 }
