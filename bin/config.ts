@@ -11,13 +11,20 @@ export interface ServiceConfig {
   mongodbUri: string | null;
   /** Simulated media nodes to start in this process, per region. */
   mediaNodes: { region: string; count: number }[];
+  /** Media nodes running as their own processes; when set, none is started in this one. */
+  mediaNodeUrls: { nodeId: string; region: string; url: string }[] | null;
   logLevel: string;
   forkTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
-  constructor(variable: string, expected: string, value: string) {
-    super(`invalid ${variable}=${JSON.stringify(value)}: expected ${expected}`);
+  /** `value` is left out of the message when it may hold secrets. */
+  constructor(variable: string, expected: string, value: string | null) {
+    super(
+      value === null
+        ? `invalid ${variable}: expected ${expected}`
+        : `invalid ${variable}=${JSON.stringify(value)}: expected ${expected}`,
+    );
     this.name = 'ConfigError';
   }
 }
@@ -50,7 +57,7 @@ export function parseApplications(value: string): ServiceConfig['applications'] 
       throw new ConfigError(
         'APPLICATIONS',
         'id:secret pairs separated by commas, ids without #, colon or spaces',
-        value,
+        null,
       );
     }
     return { applicationId, secret };
@@ -66,6 +73,26 @@ export function parseMediaNodes(value: string): ServiceConfig['mediaNodes'] {
     return { region: match[1], count: integer('MEDIA_NODES', match[2], 1, 64) };
   });
   return nodes;
+}
+
+/** Parses `nodeId@region=url` entries separated by commas. */
+export function parseMediaNodeUrls(value: string): NonNullable<ServiceConfig['mediaNodeUrls']> {
+  return value.split(',').map((entry) => {
+    const match = /^\s*([A-Za-z0-9][\w.-]*)@([a-z0-9-]+)=(https?:\/\/\S+)\s*$/i.exec(entry);
+    if (
+      match === null ||
+      match[1] === undefined ||
+      match[2] === undefined ||
+      match[3] === undefined
+    ) {
+      throw new ConfigError(
+        'MEDIA_NODE_URLS',
+        'nodeId@region=url entries such as us-east-1@us-east=http://127.0.0.1:7001',
+        value,
+      );
+    }
+    return { nodeId: match[1], region: match[2], url: match[3] };
+  });
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig {
@@ -90,6 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     kafkaBrokers,
     mongodbUri: mongodbUri || null,
     mediaNodes: parseMediaNodes(read('MEDIA_NODES')),
+    mediaNodeUrls: env.MEDIA_NODE_URLS?.trim() ? parseMediaNodeUrls(env.MEDIA_NODE_URLS) : null,
     logLevel,
     forkTimeoutMs: integer('FORK_TIMEOUT_MS', read('FORK_TIMEOUT_MS'), 100, 600_000),
   };

@@ -13,7 +13,16 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const runtime = await startRuntime(config);
+  let runtime;
+  try {
+    runtime = await startRuntime(config);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      console.error(`port ${config.port} on ${config.host} is in use; set PORT to a free port`);
+      process.exit(1);
+    }
+    throw error;
+  }
   const shutdown = async (signal: string) => {
     runtime.logger.info({ signal }, 'fork service stopping');
     await runtime.stop();

@@ -5,45 +5,56 @@
  * command does nothing twice.
  */
 import type { Logger } from 'pino';
-import type { Bus, BusMessage, Subscription } from '../bus/bus.ts';
-import { withDeadLetter } from '../bus/dead-letter.ts';
+import type { Bus, BusMessage } from '../bus/bus.ts';
 import { DecodeError } from '../bus/decode-error.ts';
 import { TOPICS } from '../bus/topics.ts';
-import { ServiceError, isServiceError } from '../domain/errors.ts';
+import type { ServiceError } from '../domain/errors.ts';
+import { isServiceError } from '../domain/errors.ts';
 import type { ForkRecord, Member, MemberRole, MemberState, Stream } from '../domain/types.ts';
 import { codecs } from '../schemas/codec.ts';
-import type { DestroyStreams, MemberJoin, MemberLeave, MirrorCommand } from '../schemas/types.ts';
+import type {
+  DestroyStreams,
+  Kill,
+  MemberJoin,
+  MemberLeave,
+  MirrorCommand,
+} from '../schemas/types.ts';
 import type { Store } from '../store/store.ts';
 import type { ForkEventInput, ForkEventPublisher } from './fork-events.ts';
+import type { HealApplier } from './heal-applier.ts';
+import { KillApplier } from './kill-applier.ts';
 import type { StreamOperations } from './stream-operations.ts';
+import { TopicConsumer } from './topic-consumer.ts';
 
 export const EXECUTOR_GROUP = 'executor';
 
 type ListField = 'joined' | 'departed' | 'mirrorsCreated' | 'streamsDestroyed';
 
 export class Executor {
-  private subscription: Subscription | undefined;
+  private readonly consumer: TopicConsumer;
 
   constructor(
     private readonly bus: Bus,
     private readonly store: Store,
     private readonly streams: StreamOperations,
     private readonly events: ForkEventPublisher,
+    private readonly heals: HealApplier,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.consumer = new TopicConsumer(
+      this.bus,
+      { groupId: EXECUTOR_GROUP, topics: [TOPICS.mirrorCommands], logger: this.logger },
+      (message) => this.handle(message),
+    );
+  }
 
   async start(): Promise<void> {
-    this.subscription = this.bus.consume({
-      groupId: EXECUTOR_GROUP,
-      topics: [TOPICS.mirrorCommands],
-      handler: withDeadLetter(this.bus, (message) => this.handle(message), { logger: this.logger }),
-    });
-    await this.subscription.ready;
+    await this.consumer.start();
   }
 
   async stop(): Promise<void> {
-    await this.subscription?.stop();
+    await this.consumer.stop();
   }
 
   private async handle(message: BusMessage): Promise<void> {
@@ -57,6 +68,16 @@ export class Executor {
       roomId: command.roomId,
       commandId: command.commandId,
     });
+    // Heals and cascades belong to no fork: their preconditions alone make them idempotent.
+    if (command.kind === 'HealMirror') {
+      await this.heals.heal(command, required(command.healMirror, command));
+      return;
+    }
+    if (command.kind === 'DropStreams') {
+      await this.heals.drop(command, required(command.dropStreams, command));
+      return;
+    }
+
     const record = await this.store.forks.get(command.forkId);
     if (record === undefined) {
       log.warn({ kind: command.kind }, 'mirror command for an unknown fork skipped');
@@ -80,7 +101,20 @@ export class Executor {
       case 'CompleteFork':
         await this.completeFork(record);
         return;
+      case 'Kill':
+        await this.kill(command, required(command.kill ?? null, command), record);
+        return;
     }
+  }
+
+  /** Kills carry a record like forks do, so the REST caller can wait for the outcome. */
+  private async kill(command: MirrorCommand, body: Kill, record: ForkRecord): Promise<void> {
+    const log = this.logger.child({ component: 'kill' });
+    await new KillApplier(this.store, this.streams, this.events, log, this.now).kill(
+      command,
+      body,
+      record,
+    );
   }
 
   private async destroyStreams(command: MirrorCommand, body: DestroyStreams): Promise<void> {
@@ -144,7 +178,9 @@ export class Executor {
         }
       }
     } catch (error) {
-      if (!isServiceError(error) || error.retryable) {
+      // A media failure, even a retryable one such as capacity, is the fork's answer: retrying
+      // here would hold every later fork of the destination. Store or bus failures are retried.
+      if (!isServiceError(error)) {
         throw error;
       }
       // The member does not join; mirrors made for it so far would have no member: end them.

@@ -6,10 +6,21 @@
 import type { MirrorCommand, MirrorCommandKind } from '../schemas/types.ts';
 import type { ForkPlan } from './fork-plan.ts';
 
-type CommandBody = Pick<MirrorCommand, 'kind' | 'destroyStreams' | 'memberLeave' | 'memberJoin'>;
+export type CommandBody = Omit<
+  MirrorCommand,
+  'commandId' | 'forkId' | 'roomId' | 'sourceRoomId' | 'step' | 'steps'
+>;
 
-function body(kind: MirrorCommandKind): CommandBody {
-  return { kind, destroyStreams: null, memberLeave: null, memberJoin: null };
+/** A command body of the kind with every kind's field null; callers set the one of their kind. */
+export function body(kind: MirrorCommandKind): CommandBody {
+  return {
+    kind,
+    destroyStreams: null,
+    memberLeave: null,
+    memberJoin: null,
+    healMirror: null,
+    dropStreams: null,
+  };
 }
 
 export function commandsForPlan(plan: ForkPlan): MirrorCommand[] {

@@ -1,6 +1,7 @@
 /**
- * Waits for fork outcomes. Listens to fork.events for ForkCompleted and ForkFailed and reads the
- * fork record from the store, so a waiter registered after the event was published still returns.
+ * Waits for fork and kill outcomes. Listens to fork.events for ForkCompleted, ForkFailed,
+ * KillCompleted and KillFailed and reads the record from the store, so a waiter registered after
+ * the event was published still returns.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -10,7 +11,16 @@ import { TOPICS } from '../bus/topics.ts';
 import { ServiceError } from '../domain/errors.ts';
 import type { ForkRecord } from '../domain/types.ts';
 import { codecs } from '../schemas/codec.ts';
+import type { ForkEventMessage, ForkEventType } from '../schemas/types.ts';
 import type { Store } from '../store/store.ts';
+
+/** Events that end an operation with a record in the fork repository: a fork or a kill. */
+const OUTCOME_EVENT_TYPES: ReadonlySet<ForkEventType> = new Set([
+  'ForkCompleted',
+  'ForkFailed',
+  'KillCompleted',
+  'KillFailed',
+]);
 
 interface Waiter {
   resolve(record: ForkRecord): void;
@@ -23,12 +33,18 @@ export function isFinal(record: Pick<ForkRecord, 'state'>): boolean {
 export class ForkOutcomes {
   private readonly waiters = new Map<string, Set<Waiter>>();
   private subscription: Subscription | undefined;
+  private readonly listeners: ((event: ForkEventMessage) => void)[] = [];
 
   constructor(
     private readonly bus: Bus,
     private readonly store: Store,
     private readonly logger: Logger,
   ) {}
+
+  /** Adds a listener that sees every decoded event, for metrics; it must not throw. */
+  addListener(listener: (event: ForkEventMessage) => void): void {
+    this.listeners.push(listener);
+  }
 
   /** Subscribes with a group of its own, so every instance sees every outcome. */
   async start(): Promise<void> {
@@ -40,7 +56,10 @@ export class ForkOutcomes {
         this.bus,
         async (message) => {
           const event = codecs.forkEvent.decode(message.value);
-          if ((event.type === 'ForkCompleted' || event.type === 'ForkFailed') && event.forkId) {
+          for (const listener of this.listeners) {
+            listener(event);
+          }
+          if (OUTCOME_EVENT_TYPES.has(event.type) && event.forkId) {
             await this.settle(event.forkId);
           }
         },

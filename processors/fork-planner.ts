@@ -6,8 +6,7 @@
  * destination, so two identical forks produce one set of mirrors.
  */
 import type { Logger } from 'pino';
-import type { Bus, BusMessage, Subscription } from '../bus/bus.ts';
-import { withDeadLetter } from '../bus/dead-letter.ts';
+import type { Bus, BusMessage } from '../bus/bus.ts';
 import { TOPICS } from '../bus/topics.ts';
 import { ServiceError } from '../domain/errors.ts';
 import { parseStreamUri } from '../domain/stream-uri.ts';
@@ -19,6 +18,7 @@ import type { ForkEventPublisher } from './fork-events.ts';
 import { isFinal, type ForkOutcomes } from './fork-outcomes.ts';
 import { decodeForkRequest } from './fork-request-decoder.ts';
 import { planFork } from './planner.ts';
+import { TopicConsumer } from './topic-consumer.ts';
 
 export const PLANNER_GROUP = 'fork-planner';
 
@@ -45,7 +45,7 @@ export function newForkRecord(request: ForkRequest): ForkRecord {
 }
 
 export class ForkPlanner {
-  private subscription: Subscription | undefined;
+  private readonly consumer: TopicConsumer;
 
   constructor(
     private readonly bus: Bus,
@@ -54,19 +54,20 @@ export class ForkPlanner {
     private readonly outcomes: ForkOutcomes,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.consumer = new TopicConsumer(
+      this.bus,
+      { groupId: PLANNER_GROUP, topics: [TOPICS.forkRequests], logger: this.logger },
+      (message) => this.handle(message),
+    );
+  }
 
   async start(): Promise<void> {
-    this.subscription = this.bus.consume({
-      groupId: PLANNER_GROUP,
-      topics: [TOPICS.forkRequests],
-      handler: withDeadLetter(this.bus, (message) => this.handle(message), { logger: this.logger }),
-    });
-    await this.subscription.ready;
+    await this.consumer.start();
   }
 
   async stop(): Promise<void> {
-    await this.subscription?.stop();
+    await this.consumer.stop();
   }
 
   private async handle(message: BusMessage): Promise<void> {
@@ -101,6 +102,19 @@ export class ForkPlanner {
       throw error;
     }
 
+    if (request.options.includes('follow')) {
+      await this.store.standingForks.put({
+        roomId: request.roomId,
+        sourceRoomId: request.sourceRoomId,
+        applicationId: request.applicationId,
+        forkId: request.forkId,
+        streamCapabilities: request.streamCapabilities,
+        streamTags: request.streamTags,
+        options: request.options,
+        desiredRegion: request.desiredRegion,
+        created: this.now(),
+      });
+    }
     await this.store.forks.update(request.forkId, { state: 'running' });
     await this.bus.publish(
       TOPICS.mirrorCommands,
@@ -130,10 +144,14 @@ export class ForkPlanner {
       this.room(request.roomId, request),
       this.room(request.sourceRoomId, request),
     ]);
-    const [destinationMembers, sourceMembers] = await Promise.all([
-      this.store.members.list(destination.roomId),
-      this.store.members.list(source.roomId),
-    ]);
+    const scope = request.sessionIds ? new Set(request.sessionIds) : undefined;
+    const inScope = (member: Member) => scope === undefined || scope.has(member.sessionId);
+    const [destinationMembers, sourceMembers] = (
+      await Promise.all([
+        this.store.members.list(destination.roomId),
+        this.store.members.list(source.roomId),
+      ])
+    ).map((members) => members.filter(inScope)) as [Member[], Member[]];
     const streams = await this.streamsOf([...destinationMembers, ...sourceMembers]);
     const plan = planFork({
       request,

@@ -4,7 +4,7 @@
  * the reconciler can finish, never a media stream nobody knows about.
  */
 import type { Logger } from 'pino';
-import { ServiceError } from '../domain/errors.ts';
+import { ServiceError, isServiceError } from '../domain/errors.ts';
 import { originStreamId } from '../domain/ids.ts';
 import type { Stream } from '../domain/types.ts';
 import type { MediaCluster } from '../media/media-cluster.ts';
@@ -19,6 +19,8 @@ export interface MirrorSpecInput {
   roomId: string;
   createdBy: string;
   desiredRegion: string | null;
+  /** Place the mirror in any region when the desired one has no capacity (heals do). */
+  regionFallback?: boolean;
 }
 
 export class StreamOperations {
@@ -96,7 +98,7 @@ export class StreamOperations {
       );
     }
 
-    const node = await this.media.place(spec.desiredRegion);
+    const node = await this.placeMirror(spec);
     const stream: Stream = {
       streamId: spec.mirrorStreamId,
       sessionId: spec.sessionId,
@@ -117,6 +119,21 @@ export class StreamOperations {
       return this.createMirror(spec);
     }
     return { stream: await this.attachMirror(stream), created: true };
+  }
+
+  private async placeMirror(spec: MirrorSpecInput) {
+    try {
+      return await this.media.place(spec.desiredRegion);
+    } catch (error) {
+      if (!spec.regionFallback || spec.desiredRegion === null || !isCapacityError(error)) {
+        throw error;
+      }
+      this.logger.info(
+        { streamId: spec.mirrorStreamId, region: spec.desiredRegion },
+        'no capacity in the preferred region; placing the mirror in another',
+      );
+      return this.media.place(null);
+    }
   }
 
   private async attachMirror(stream: Stream): Promise<Stream> {
@@ -155,6 +172,27 @@ export class StreamOperations {
   }
 
   /**
+   * Ends a stream on its media node as if the node had ended it on its own, so the lifecycle
+   * path reacts as it would to a real failure (a mirror is healed). Waits up to `waitMs` for the
+   * end to reach the store and returns the record as it is then.
+   */
+  async endOnNode(streamId: string, reason: string, waitMs = 3_000): Promise<Stream | undefined> {
+    const stream = await this.store.streams.get(streamId);
+    if (stream === undefined || stream.state === 'ended') {
+      return stream;
+    }
+    await this.media.injectFault(stream.node, { type: 'end', streamId, reason });
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const current = await this.store.streams.get(streamId);
+      if (current === undefined || current.state === 'ended' || Date.now() > deadline) {
+        return current;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  /**
    * Ends a stream on its media node and in the store. Idempotent: a missing or ended stream is
    * left as it is. Returns the ended record, or undefined when there was nothing to end.
    */
@@ -173,4 +211,8 @@ export class StreamOperations {
     this.logger.debug({ streamId, reason }, 'stream destroyed');
     return ended;
   }
+}
+
+function isCapacityError(error: unknown): boolean {
+  return isServiceError(error) && error.status === 'capacity';
 }

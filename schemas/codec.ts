@@ -11,7 +11,9 @@ import { fingerprintBytes } from './fingerprint.ts';
 import type {
   ForkEventMessage,
   ForkRequestMessage,
+  ForkTrigger,
   MirrorCommand,
+  RoomChange,
   StreamLifecycleMessage,
 } from './types.ts';
 
@@ -94,4 +96,6 @@ export const codecs = {
   mirrorCommand: new AvroCodec<MirrorCommand>(loadSchema('./mirror-command.avsc')),
   forkEvent: new AvroCodec<ForkEventMessage>(loadSchema('./fork-event.avsc')),
   streamLifecycle: new AvroCodec<StreamLifecycleMessage>(loadSchema('./stream-lifecycle.avsc')),
+  forkTrigger: new AvroCodec<ForkTrigger>(loadSchema('./fork-trigger.avsc')),
+  roomChange: new AvroCodec<RoomChange>(loadSchema('./room-change.avsc')),
 };

@@ -25,6 +25,8 @@ export const FORK_EVENT_TYPES = [
   'MirrorHealed',
   'ForkCompleted',
   'ForkFailed',
+  'KillCompleted',
+  'KillFailed',
 ] as const;
 export type ForkEventType = (typeof FORK_EVENT_TYPES)[number];
 
@@ -82,7 +84,39 @@ export interface MemberJoin {
   desiredRegion: string | null;
 }
 
-export type MirrorCommandKind = 'DestroyStreams' | 'MemberLeave' | 'MemberJoin' | 'CompleteFork';
+export interface HealMirror {
+  sessionId: string;
+  oldStreamId: string;
+  originStreamId: string;
+  mirrorStreamId: string;
+  tags: string[];
+  capabilities: string[];
+  preferredRegion: string | null;
+  reason: string;
+  detectedAt: number;
+}
+
+export interface DropStreams {
+  sessionId: string;
+  streamIds: string[];
+  reason: string;
+}
+
+export interface Kill {
+  reason: string;
+  keepStreams: boolean;
+  destroyRequired: boolean;
+  deleteRoom: boolean;
+}
+
+export type MirrorCommandKind =
+  | 'DestroyStreams'
+  | 'MemberLeave'
+  | 'MemberJoin'
+  | 'CompleteFork'
+  | 'HealMirror'
+  | 'DropStreams'
+  | 'Kill';
 
 export interface MirrorCommand {
   commandId: string;
@@ -95,4 +129,30 @@ export interface MirrorCommand {
   destroyStreams: DestroyStreams | null;
   memberLeave: MemberLeave | null;
   memberJoin: MemberJoin | null;
+  healMirror: HealMirror | null;
+  dropStreams: DropStreams | null;
+  /** Optional in code that builds other kinds; the codec writes it as null when absent. */
+  kill?: Kill | null;
+}
+
+export type ForkTriggerKind = 'MirrorEnded' | 'MirrorStalled' | 'OriginEnded' | 'SourceChanged';
+
+export interface ForkTrigger {
+  triggerId: string;
+  kind: ForkTriggerKind;
+  roomId: string;
+  streamId: string | null;
+  upstreamId: string | null;
+  sourceRoomId: string | null;
+  sessionId: string | null;
+  reason: string | null;
+  detectedAt: number;
+}
+
+export interface RoomChange {
+  eventId: string;
+  roomId: string;
+  sessionId: string | null;
+  operation: 'upsert' | 'delete' | 'resync';
+  timestamp: number;
 }

@@ -15,6 +15,7 @@ const request: ForkRequestMessage = {
   options: ['force'],
   desiredRegion: 'eu-west',
   requested: 1_700_000_000_000,
+  sessionIds: null,
 };
 
 describe('codec', () => {

@@ -9,8 +9,9 @@ import type { BusMessage } from '../bus/bus.ts';
 import { TOPICS, deadLetterTopic } from '../bus/topics.ts';
 import { codecs } from '../schemas/codec.ts';
 import type { MirrorCommand } from '../schemas/types.ts';
+import { body } from '../processors/fork-commands.ts';
 import { kafkaBrokers } from './infra/env.ts';
-import { parseStreamUri } from '../domain/stream-uri.ts';
+import { PcastClient, streamIdOf, type MemberView } from './support/pcast.ts';
 import {
   OTHER_APP,
   channelPath,
@@ -24,84 +25,24 @@ let service: TestService;
 
 beforeAll(async () => {
   service = await startTestService();
+  pcast = new PcastClient(service);
 });
 
 afterAll(async () => {
   await service?.stop();
 });
 
-let counter = 0;
+let pcast: PcastClient;
 
-async function createChannel(name = 'Fork Test'): Promise<{ channelId: string; alias: string }> {
-  counter += 1;
-  const reply = await service.call('PUT', '/pcast/channel', {
-    channel: { name: `${name} ${counter} ${Date.now()}`, description: 'test', options: [] },
-  });
-  expect(reply.code).toBe(200);
-  return { channelId: reply.body.channel.channelId, alias: reply.body.channel.alias };
-}
-
-async function publish(sessionId: string): Promise<string> {
-  const reply = await service.call('PUT', '/pcast/stream', { sessionId, capabilities: ['hd'] });
-  expect(reply.code).toBe(200);
-  return reply.body.uri;
-}
-
-async function join(channelId: string, sessionId: string, uris: string[]): Promise<void> {
-  const reply = await service.call('PUT', channelPath(channelId, '/members'), {
-    member: {
-      sessionId,
-      screenName: `screen-${sessionId}`,
-      role: 'Presenter',
-      state: 'Active',
-      streams: uris.map((uri) => ({
-        uri,
-        type: 'User',
-        audioState: 'TRACK_ENABLED',
-        videoState: 'TRACK_ENABLED',
-      })),
-    },
-    options: ['reenter'],
-  });
-  expect(reply.code).toBe(200);
-}
-
-/** A source channel with `members` members of two published streams each. */
-async function sourceWith(
-  members: number,
-  prefix = 's',
-): Promise<{ channelId: string; sessions: string[] }> {
-  const { channelId } = await createChannel('Source');
-  const sessions: string[] = [];
-  for (let index = 0; index < members; index += 1) {
-    const sessionId = `${prefix}${counter}-${index}`;
-    sessions.push(sessionId);
-    await join(channelId, sessionId, [await publish(sessionId), await publish(sessionId)]);
-  }
-  return { channelId, sessions };
-}
-
-async function members(channelId: string): Promise<any[]> {
-  const reply = await service.call('GET', channelPath(channelId, '/members'));
-  expect(reply.code).toBe(200);
-  return reply.body.members;
-}
-
-async function stream(streamId: string): Promise<any> {
-  const reply = await service.call('GET', `/pcast/stream/${encodeURIComponent(streamId)}`);
-  expect(reply.code).toBe(200);
-  return reply.body.stream;
-}
-
-function streamIdOf(uri: string): string {
-  const parsed = parseStreamUri(uri);
-  expect(parsed).toBeDefined();
-  return parsed?.streamId ?? '';
-}
-
-async function fork(destination: string, source: string, body: object = {}) {
-  return service.call('PUT', channelPath(destination, `/fork/${encodeURIComponent(source)}`), body);
-}
+const createChannel = (name?: string) => pcast.createChannel(name);
+const publish = (sessionId: string) => pcast.publish(sessionId);
+const join = (channelId: string, sessionId: string, uris: string[]) =>
+  pcast.join(channelId, sessionId, uris);
+const sourceWith = (members: number) => pcast.sourceWith(members);
+const members = (channelId: string) => pcast.members(channelId);
+const stream = (streamId: string) => pcast.stream(streamId);
+const fork = (destination: string, source: string, body: object = {}) =>
+  pcast.fork(destination, source, body);
 
 describe('fork', () => {
   test('mirrors every member into an empty channel', async () => {
@@ -120,9 +61,9 @@ describe('fork', () => {
     const sourceMembers = new Map((await members(source.channelId)).map((m) => [m.sessionId, m]));
     for (const member of await members(destination.channelId)) {
       expect(member.streams).toHaveLength(2);
-      const origins = sourceMembers
-        .get(member.sessionId)
-        .streams.map((s: any) => streamIdOf(s.uri));
+      const origins = (sourceMembers.get(member.sessionId)?.streams ?? []).map((s) =>
+        streamIdOf(s.uri),
+      );
       for (const [index, memberStream] of member.streams.entries()) {
         expect(memberStream.uri).toMatch(
           /^pcast:\/\/pcast\.local\/mirror#.+\?capabilities=hd,rtmp$/,
@@ -157,13 +98,13 @@ describe('fork', () => {
     const destination = await createChannel('Destination');
     await fork(destination.channelId, source.channelId);
     const before = await members(destination.channelId);
-    const oldIds = before.flatMap((m) => m.streams.map((s: any) => streamIdOf(s.uri)));
+    const oldIds = before.flatMap((m) => m.streams.map((s) => streamIdOf(s.uri)));
 
     const reply = await fork(destination.channelId, source.channelId, { options: ['force'] });
 
     expect(reply.code).toBe(200);
     const after = await members(destination.channelId);
-    const newIds = after.flatMap((m) => m.streams.map((s: any) => streamIdOf(s.uri)));
+    const newIds = after.flatMap((m) => m.streams.map((s) => streamIdOf(s.uri)));
     expect(newIds).toHaveLength(oldIds.length);
     expect(newIds.filter((id) => oldIds.includes(id))).toEqual([]);
     for (const id of oldIds) {
@@ -227,7 +168,7 @@ describe('fork', () => {
     const [member] = await members(source.channelId);
     const ended = await service.call(
       'DELETE',
-      `/pcast/stream/${encodeURIComponent(streamIdOf(member.streams[0].uri))}`,
+      `/pcast/stream/${encodeURIComponent(streamIdOf(member?.streams[0]?.uri ?? ''))}`,
       {
         reason: 'test',
       },
@@ -353,8 +294,10 @@ describe('fork', () => {
   test('redelivered mirror command creates nothing twice', async () => {
     const source = await sourceWith(1);
     const destination = await createChannel('Destination');
-    const [sourceMember] = await members(source.channelId);
-    const originId = streamIdOf(sourceMember.streams[0].uri);
+    const [first] = await members(source.channelId);
+    expect(first).toBeDefined();
+    const sourceMember = first as MemberView;
+    const originId = streamIdOf(sourceMember.streams[0]?.uri ?? '');
     const forkId = `redelivery-${Date.now()}`;
     await service.store.forks.insert({
       forkId,
@@ -380,9 +323,7 @@ describe('fork', () => {
       sourceRoomId: source.channelId,
       step: 0,
       steps: 2,
-      kind: 'MemberJoin',
-      destroyStreams: null,
-      memberLeave: null,
+      ...body('MemberJoin'),
       memberJoin: {
         sessionId: sourceMember.sessionId,
         screenName: sourceMember.screenName,
@@ -434,7 +375,7 @@ describe('fork', () => {
     expect(await service.store.streams.listMirrors(originId)).toHaveLength(1);
     const destinationMembers = await members(destination.channelId);
     expect(destinationMembers).toHaveLength(1);
-    expect(destinationMembers[0].streams[0].uri).toBe(`pcast://pcast.local/${mirrorId}`);
+    expect(destinationMembers[0]?.streams[0]?.uri).toBe(`pcast://pcast.local/${mirrorId}`);
   });
 
   test('undecodable fork request goes to the dead-letter topic', async () => {

@@ -1,0 +1,115 @@
+/**
+ * Starts the processors of the fork pipeline on a bus and store: the fork planner, the executor,
+ * the routers of source-side events, the trigger planner, the change-data-capture producer and a
+ * lifecycle relay per in-process media node. Returns them with one stop for all.
+ */
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Bus } from '../bus/bus.ts';
+import type { MediaAgent } from '../media/agent.ts';
+import type { MediaCluster } from '../media/media-cluster.ts';
+import { Executor } from '../processors/executor.ts';
+import { FollowPlanner } from '../processors/follow-planner.ts';
+import { ForkEventPublisher } from '../processors/fork-events.ts';
+import { ForkOutcomes } from '../processors/fork-outcomes.ts';
+import { ForkPlanner } from '../processors/fork-planner.ts';
+import { HealApplier } from '../processors/heal-applier.ts';
+import { createHealLatencyHistogram } from '../processors/heal-metrics.ts';
+import { RoomRouter } from '../processors/room-router.ts';
+import { StreamOperations } from '../processors/stream-operations.ts';
+import { StreamRouter } from '../processors/stream-router.ts';
+import { TriggerPlanner } from '../processors/trigger-planner.ts';
+import { CdcProducer } from '../producers/cdc-producer.ts';
+import { LifecycleRelay, type LifecycleSource } from '../producers/lifecycle-relay.ts';
+import type { Store } from '../store/store.ts';
+
+export interface PipelineParts {
+  bus: Bus;
+  store: Store;
+  media: MediaCluster;
+  /** Media nodes running in this process, whose lifecycle events this process relays. */
+  agents: MediaAgent[];
+  /**
+   * Relay the lifecycle events of the cluster's other nodes too, read from their control APIs.
+   * Needed when those nodes cannot publish to the bus themselves (the in-memory bus).
+   */
+  relayRemoteNodes?: boolean;
+  registry: Registry;
+  logger: Logger;
+}
+
+export interface Pipeline {
+  streams: StreamOperations;
+  outcomes: ForkOutcomes;
+  cdc: CdcProducer;
+  stop(): Promise<void>;
+}
+
+export async function startPipeline(parts: PipelineParts): Promise<Pipeline> {
+  const { bus, store, media, registry, logger } = parts;
+  const child = (component: string) => logger.child({ component });
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const stopOne of stops.reverse()) {
+      await stopOne();
+    }
+  };
+
+  try {
+    const streams = new StreamOperations(store, media, child('streams'));
+    const events = new ForkEventPublisher(bus);
+    const outcomes = new ForkOutcomes(bus, store, child('outcomes'));
+    await outcomes.start();
+    stops.push(() => outcomes.stop());
+
+    const healLatency = createHealLatencyHistogram(registry);
+    const heals = new HealApplier(store, streams, events, child('heals'), (ms) =>
+      healLatency.observe(ms / 1000),
+    );
+    const executor = new Executor(bus, store, streams, events, heals, child('executor'));
+    const planner = new ForkPlanner(bus, store, events, outcomes, child('planner'));
+    const follow = new FollowPlanner(bus, store);
+    const triggers = new TriggerPlanner(
+      bus,
+      store,
+      events,
+      (trigger) => follow.follow(trigger),
+      child('trigger-planner'),
+    );
+    const streamRouter = new StreamRouter(bus, store, child('stream-router'));
+    const roomRouter = new RoomRouter(bus, store, child('room-router'));
+    for (const processor of [executor, planner, triggers, streamRouter, roomRouter]) {
+      await processor.start();
+      stops.push(() => processor.stop());
+    }
+
+    // Rooms with standing forks are the ones whose lost changes matter.
+    const cdc = new CdcProducer(store, bus, child('cdc'), () => store.standingForks.listSources());
+    await cdc.start();
+    stops.push(() => cdc.stop());
+
+    const sources: LifecycleSource[] = parts.agents.map((agent) => ({
+      nodeId: agent.info.nodeId,
+      wait: (after, limit, waitMs) => agent.lifecycle.wait(after, limit, waitMs),
+    }));
+    if (parts.relayRemoteNodes) {
+      const local = new Set(parts.agents.map((agent) => agent.info.nodeId));
+      for (const node of media.nodes().filter((candidate) => !local.has(candidate.nodeId))) {
+        sources.push({
+          nodeId: node.nodeId,
+          wait: (after, limit, waitMs) =>
+            media.lifecycleEvents(node.nodeId, { after, limit, waitMs }),
+        });
+      }
+    }
+    for (const source of sources) {
+      const relay = new LifecycleRelay(source, bus, child('lifecycle-relay'));
+      relay.start();
+      stops.push(() => relay.stop());
+    }
+    return { streams, outcomes, cdc, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
