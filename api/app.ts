@@ -2,101 +2,101 @@
  * The REST API: a fastify app whose routes map the `/pcast` contract onto the store, the bus and
  * the media nodes. Every reply carries `status`, and the HTTP code follows from it.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { ServiceError, httpCodeOf, isServiceError } from '../domain/errors.ts';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { registerAuthentication } from './auth.ts';
 import type { ApiContext } from './context.ts';
+import {
+  BODY_LIMIT_BYTES,
+  MAX_PARAM_LENGTH,
+  replyToClientError,
+  replyToError,
+  replyToFrameworkError,
+} from './error-replies.ts';
+import { registerJsonParser } from './json-body.ts';
+import { registerHttpMetrics } from './metrics.ts';
+import { collectRoutes, registerOpenApiRoute } from './openapi.ts';
 import { registerForkRoutes } from './routes/fork.ts';
+import { registerKillRoutes } from './routes/kill.ts';
 import { registerMemberRoutes } from './routes/members.ts';
+import { registerRoomStreamRoutes } from './routes/room-streams.ts';
 import { registerRoomRoutes } from './routes/rooms.ts';
+import { registerStandingForkRoutes } from './routes/standing-fork.ts';
 import { registerStreamRoutes } from './routes/streams.ts';
 
-export const BODY_LIMIT_BYTES = 1024 * 1024;
+export { BODY_LIMIT_BYTES };
+
+/**
+ * Request fields that carry credentials. pino replaces them in every log line of the API,
+ * whatever the root logger's own redaction is.
+ */
+const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'request.headers.authorization',
+];
 
 export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
+  const logger = context.logger.child(
+    { component: 'api' },
+    { redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
+  );
   const app = Fastify({
     // pino's Logger is fastify's logger type with more generics; the cast only drops them.
-    loggerInstance: context.logger.child({ component: 'api' }) as FastifyBaseLogger,
+    loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
     // Room and stream ids contain `#`, sent as `%23`; fastify decodes path parameters.
-    routerOptions: { maxParamLength: 1000 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     ajv: {
       // Strict bodies: a string is not a number and unknown keys are errors, not dropped.
-      customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false },
+      // `verbose` keeps the failing value and schema, so messages can name the expected keys.
+      customOptions: {
+        coerceTypes: false,
+        removeAdditional: false,
+        allErrors: false,
+        verbose: true,
+      },
     },
+    frameworkErrors: replyToFrameworkError,
+    clientErrorHandler: replyToClientError,
   });
 
-  // A JSON body with a `__proto__` or `constructor` key is rejected rather than sanitized.
-  app.addContentTypeParser(
-    'application/json',
-    { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES },
-    (_request, body, done) => {
-      const text = typeof body === 'string' ? body : body.toString('utf8');
-      if (text.trim() === '') {
-        done(null, undefined);
-        return;
-      }
-      try {
-        done(null, JSON.parse(text, rejectPrototypeKeys));
-      } catch (error) {
-        const message = error instanceof ServiceError ? error.message : 'body is not valid JSON';
-        done(new ServiceError('invalid-request', message, { cause: error }), undefined);
-      }
-    },
-  );
-
-  app.setErrorHandler((error: FastifyError | ServiceError, request, reply) => {
-    if (isServiceError(error)) {
-      return reply.code(error.httpCode).send({ status: error.status, message: error.message });
-    }
-    if (error.validation !== undefined) {
-      const first = error.validation[0];
-      const field = first?.instancePath
-        ? first.instancePath.replace(/^\//, '').replaceAll('/', '.')
-        : '';
-      const message = `${error.validationContext ?? 'request'}${field ? `.${field}` : ''} ${first?.message ?? 'is invalid'}`;
-      const extra =
-        first?.params && 'additionalProperty' in first.params
-          ? `: ${String(first.params.additionalProperty)}`
-          : '';
-      return reply.code(400).send({ status: 'invalid-request', message: message + extra });
-    }
-    if (error.statusCode === 413) {
-      return reply
-        .code(413)
-        .send({ status: 'payload-too-large', message: `body exceeds ${BODY_LIMIT_BYTES} bytes` });
-    }
-    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
-      return reply
-        .code(error.statusCode)
-        .send({ status: 'invalid-request', message: error.message });
-    }
-    request.log.error({ err: error }, 'request failed');
-    return reply.code(500).send({ status: 'internal-error', message: 'internal error' });
-  });
-
+  registerJsonParser(app, BODY_LIMIT_BYTES);
+  app.setErrorHandler(replyToError);
   app.setNotFoundHandler((request, reply) => {
     return reply
       .code(404)
       .send({ status: 'not-found', message: `no route ${request.method} ${request.url}` });
   });
+  registerAuthentication(app, context.store);
+  registerHttpMetrics(app, context.metrics);
+  // Collects every route registered after this line, for the OpenAPI document.
+  const routes = collectRoutes(app);
 
-  app.get('/health', async () => ({ status: 'ok' }));
+  app.get(
+    '/health',
+    { config: { public: true, statuses: ['ok'] }, schema: { summary: 'Liveness check' } },
+    async () => ({ status: 'ok' }),
+  );
+  app.get(
+    '/metrics',
+    {
+      config: { public: true, statuses: ['ok'] },
+      schema: { summary: 'Prometheus metrics in the text exposition format' },
+    },
+    async (_request, reply) => {
+      const text = await context.metrics.registry.metrics();
+      return reply.type(context.metrics.registry.contentType).send(text);
+    },
+  );
 
   registerRoomRoutes(app, context);
   registerMemberRoutes(app, context);
+  registerRoomStreamRoutes(app, context);
   registerForkRoutes(app, context);
+  registerStandingForkRoutes(app, context);
+  registerKillRoutes(app, context);
   registerStreamRoutes(app, context);
+  registerOpenApiRoute(app, routes);
   return app;
-}
-
-function rejectPrototypeKeys(key: string, value: unknown): unknown {
-  if (key === '__proto__' || key === 'constructor' || key === 'prototype') {
-    throw new ServiceError('invalid-request', `key ${JSON.stringify(key)} is not allowed`);
-  }
-  return value;
-}
-
-/** Sends a result whose `status` decides the HTTP code. */
-export function statusCodeFor(status: string): number {
-  return httpCodeOf(status);
 }

@@ -3,18 +3,32 @@
  * constant time so response timing does not reveal how much of a guess was right.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ServiceError } from '../domain/errors.ts';
 import type { Room } from '../domain/types.ts';
 import type { Store } from '../store/store.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated application; empty on public routes. */
+    applicationId: string;
+  }
+  interface FastifyContextConfig {
+    /** True for routes that need no credentials, such as `/health` and `/metrics`. */
+    public?: boolean;
+  }
+}
 
 export interface Credentials {
   applicationId: string;
   secret: string;
 }
 
+/** Longest Authorization header decoded; a longer one is malformed, not a slow comparison. */
+const MAX_AUTHORIZATION_LENGTH = 4096;
+
 export function parseBasicAuth(header: string | undefined): Credentials | undefined {
-  if (header === undefined) {
+  if (header === undefined || header.length > MAX_AUTHORIZATION_LENGTH) {
     return undefined;
   }
   const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
@@ -49,6 +63,21 @@ export async function authenticate(request: FastifyRequest, store: Store): Promi
     throw new ServiceError('unauthorized', 'invalid application id or secret');
   }
   return application.applicationId;
+}
+
+/**
+ * Authenticates every request to a route that is not public before its body is parsed, so a
+ * caller without credentials learns nothing from validation errors and costs no parsing.
+ */
+export function registerAuthentication(app: FastifyInstance, store: Store): void {
+  app.decorateRequest('applicationId', '');
+  app.addHook('onRequest', async (request) => {
+    // Unmatched URLs have no route URL; they get the not-found reply without authentication.
+    if (request.routeOptions.url === undefined || request.routeOptions.config.public === true) {
+      return;
+    }
+    request.applicationId = await authenticate(request, store);
+  });
 }
 
 /** Throws `unauthorized` with HTTP 403 when the room belongs to another application. */

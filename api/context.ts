@@ -3,6 +3,7 @@ import type { Bus } from '../bus/bus.ts';
 import type { ForkOutcomes } from '../processors/fork-outcomes.ts';
 import type { StreamOperations } from '../processors/stream-operations.ts';
 import type { Store } from '../store/store.ts';
+import type { ServiceMetrics } from './metrics.ts';
 
 /** What the routes need from the rest of the service. */
 export interface ApiContext {
@@ -11,6 +12,7 @@ export interface ApiContext {
   streams: StreamOperations;
   outcomes: ForkOutcomes;
   logger: Logger;
+  metrics: ServiceMetrics;
   /** Region part of new room ids. */
   defaultRegion: string;
   /** Scheme and host of published stream URIs, such as `pcast://pcast.local`. */

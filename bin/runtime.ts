@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { buildApp } from '../api/app.ts';
+import { createServiceMetrics } from '../api/metrics.ts';
 import type { Bus } from '../bus/bus.ts';
 import { createKafkaBus } from '../bus/kafka-bus.ts';
 import { createMemoryBus } from '../bus/memory-bus.ts';
@@ -13,15 +14,12 @@ import { namespacedBus } from '../bus/namespaced-bus.ts';
 import { DEFAULT_PARTITIONS, TOPICS, deadLetterTopic } from '../bus/topics.ts';
 import { startMediaAgent, type MediaAgent } from '../media/agent.ts';
 import { MediaCluster, type MediaNodeInfo } from '../media/media-cluster.ts';
-import { Executor } from '../processors/executor.ts';
-import { ForkEventPublisher } from '../processors/fork-events.ts';
-import { ForkOutcomes } from '../processors/fork-outcomes.ts';
-import { ForkPlanner } from '../processors/fork-planner.ts';
-import { StreamOperations } from '../processors/stream-operations.ts';
+import { Registry } from 'prom-client';
 import { createMemoryStore } from '../store/memory-store.ts';
 import { connectMongoStore } from '../store/mongo-store.ts';
 import type { Store } from '../store/store.ts';
 import type { ServiceConfig } from './config.ts';
+import { startPipeline, type Pipeline } from './pipeline.ts';
 
 export interface RuntimeOptions {
   logger?: Logger;
@@ -41,6 +39,9 @@ export interface Runtime {
   media: MediaCluster;
   agents: MediaAgent[];
   logger: Logger;
+  /** Prometheus registry of the service's metrics. */
+  registry: Registry;
+  pipeline: Pipeline;
   stop(): Promise<void>;
 }
 
@@ -90,7 +91,7 @@ export async function startRuntime(
     );
 
     const agents: MediaAgent[] = [];
-    let nodes = options.mediaNodes;
+    let nodes = options.mediaNodes ?? config.mediaNodeUrls ?? undefined;
     if (nodes === undefined) {
       for (const { region, count } of config.mediaNodes) {
         for (let index = 1; index <= count; index += 1) {
@@ -102,30 +103,25 @@ export async function startRuntime(
       nodes = agents.map((agent) => agent.info);
     }
     const media = new MediaCluster(nodes, { logger });
-
-    const streams = new StreamOperations(store, media, logger.child({ component: 'streams' }));
-    const events = new ForkEventPublisher(bus);
-    const outcomes = new ForkOutcomes(bus, store, logger.child({ component: 'outcomes' }));
-    await outcomes.start();
-    stops.push(() => outcomes.stop());
-    const executor = new Executor(
+    const registry = new Registry();
+    const metrics = createServiceMetrics({
+      registry,
+      lag: () => bus.consumerLag(),
+      logger: logger.child({ component: 'metrics' }),
+    });
+    const pipeline = await startPipeline({
       bus,
       store,
-      streams,
-      events,
-      logger.child({ component: 'executor' }),
-    );
-    await executor.start();
-    stops.push(() => executor.stop());
-    const planner = new ForkPlanner(
-      bus,
-      store,
-      events,
-      outcomes,
-      logger.child({ component: 'planner' }),
-    );
-    await planner.start();
-    stops.push(() => planner.stop());
+      media,
+      agents,
+      registry,
+      logger,
+      // Nodes in other processes publish to Kafka themselves; the in-memory bus is this process's.
+      relayRemoteNodes: config.kafkaBrokers === null,
+    });
+    stops.push(() => pipeline.stop());
+    const { streams, outcomes } = pipeline;
+    outcomes.addListener((event) => metrics.countForkOutcome(event));
 
     const app = await buildApp({
       store,
@@ -133,6 +129,7 @@ export async function startRuntime(
       streams,
       outcomes,
       logger,
+      metrics,
       defaultRegion: config.mediaNodes[0]?.region ?? 'us-east',
       streamUriBase: 'pcast://pcast.local',
       forkTimeoutMs: config.forkTimeoutMs,
@@ -152,7 +149,7 @@ export async function startRuntime(
       'fork service started',
     );
 
-    return { url, app, bus, store, media, agents, logger, stop: stopAll };
+    return { url, app, bus, store, media, agents, logger, registry, pipeline, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

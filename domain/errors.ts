@@ -19,10 +19,13 @@ export const STATUS_CODES = {
   'invalid-type': 400,
   'invalid-uri': 400,
   'invalid-region': 400,
+  'invalid-capability': 400,
   unauthorized: 401,
-  forbidden: 403,
   'not-found': 404,
+  'request-timeout': 408,
   'payload-too-large': 413,
+  'unsupported-media-type': 415,
+  'headers-too-large': 431,
   'origin-stream-ended': 422,
   'origin-not-found': 422,
   capacity: 503,
@@ -66,13 +69,21 @@ export function httpCodeOf(status: string, forbidden = false): number {
   if (status === 'unauthorized' && forbidden) {
     return 403;
   }
-  if (status in STATUS_CODES) {
-    return STATUS_CODES[status as Status];
+  if (isStatus(status)) {
+    return STATUS_CODES[status];
   }
   if (status.startsWith('invalid-')) {
     return 400;
   }
   return 500;
+}
+
+/**
+ * Returns whether the string is one of the coded statuses. Own keys only, because `in` would
+ * also match inherited names such as `constructor`.
+ */
+export function isStatus(status: string): status is Status {
+  return Object.hasOwn(STATUS_CODES, status);
 }
 
 export function isServiceError(error: unknown): error is ServiceError {

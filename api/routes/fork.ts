@@ -3,53 +3,120 @@ import type { FastifyInstance } from 'fastify';
 import { TOPICS } from '../../bus/topics.ts';
 import { ServiceError, httpCodeOf } from '../../domain/errors.ts';
 import { assertRoomId, parseForkBody } from '../../domain/fork-request.ts';
-import type { ForkRecord, ForkRequest } from '../../domain/types.ts';
+import { FORK_OPTIONS, type ForkRecord, type ForkRequest } from '../../domain/types.ts';
 import { newForkRecord } from '../../processors/fork-planner.ts';
 import { codecs } from '../../schemas/codec.ts';
-import { authenticate } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
-import { forEachKind, presentMember } from '../rooms-view.ts';
+import { assertOwner } from '../auth.ts';
+import { forEachKind, loadRoom, presentMember } from '../rooms-view.ts';
+import { ROOM_ID_SCHEMA, querySchema } from '../schemas.ts';
+
+const stringList = {
+  type: 'array',
+  maxItems: 64,
+  items: { type: 'string', maxLength: 256 },
+} as const;
+
+/** The same rules as parseForkBody, which also checks fork requests read from Kafka. */
+const forkBodySchema = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  properties: {
+    streamCapabilities: stringList,
+    streamTags: stringList,
+    options: {
+      type: 'array',
+      maxItems: FORK_OPTIONS.length,
+      items: { type: 'string', enum: [...FORK_OPTIONS] },
+    },
+    desiredRegion: { type: 'string', minLength: 1, maxLength: 64 },
+  },
+} as const;
 
 export function registerForkRoutes(app: FastifyInstance, context: ApiContext): void {
-  forEachKind(app, 'PUT', '/:roomId/fork/:sourceRoomId', {}, async (kind, request) => {
-    const applicationId = await authenticate(request, context.store);
-    const { roomId, sourceRoomId } = request.params as { roomId: string; sourceRoomId: string };
-    assertRoomId(roomId, `${kind}Id`);
-    assertRoomId(sourceRoomId, 'sourceRoomId');
-    const wait = parseWait((request.query as { wait?: unknown }).wait);
-    const body = parseForkBody(request.body);
+  forEachKind(
+    app,
+    'PUT',
+    '/fork/:sourceRoomId',
+    {
+      summary:
+        'Fork the source room into this room: mirror its members and streams. With ' +
+        'wait=false, answer 202 with a forkId at once.',
+      statuses: [
+        'ok',
+        'accepted',
+        'invalid-room-id',
+        'invalid-option',
+        'invalid-region',
+        'not-found',
+        'unauthorized',
+        'origin-stream-ended',
+        'origin-not-found',
+        'capacity',
+        'timeout',
+      ],
+      params: { sourceRoomId: ROOM_ID_SCHEMA },
+      querystring: querySchema({ wait: { type: 'string', enum: ['true', 'false'] } }),
+      body: forkBodySchema,
+    },
+    async (kind, request) => {
+      const { sourceRoomId } = request.params as { sourceRoomId: string };
+      assertRoomId(sourceRoomId, 'sourceRoomId');
+      const wait = (request.query as { wait?: string }).wait !== 'false';
+      const body = parseForkBody(request.body);
+      // Checked here as well as by the planner, so a fork that cannot run leaves no record.
+      const { roomId } = await loadRoom(request, context, kind);
+      const source = await context.store.rooms.get(sourceRoomId);
+      if (source === undefined) {
+        throw new ServiceError('not-found', `source room ${sourceRoomId} not found`);
+      }
+      assertOwner(source, request.applicationId);
 
-    const forkRequest: ForkRequest = {
-      forkId: randomUUID(),
-      applicationId,
-      roomId,
-      sourceRoomId,
-      ...body,
-      requested: Date.now(),
-    };
-    // Stored before it is published, so `GET /pcast/fork/:forkId` finds it at once.
-    await context.store.forks.insert(newForkRecord(forkRequest));
-    await context.bus.publish(TOPICS.forkRequests, [
-      { key: roomId, value: codecs.forkRequest.encode(forkRequest) },
-    ]);
-    request.log.info({ forkId: forkRequest.forkId, roomId, sourceRoomId }, 'fork accepted');
-    if (!wait) {
-      return { code: 202, body: { status: 'accepted', forkId: forkRequest.forkId } };
-    }
+      const forkRequest: ForkRequest = {
+        forkId: randomUUID(),
+        applicationId: request.applicationId,
+        roomId,
+        sourceRoomId,
+        ...body,
+        requested: Date.now(),
+      };
+      // Stored before it is published, so `GET /pcast/fork/:forkId` finds it at once.
+      await context.store.forks.insert(newForkRecord(forkRequest));
+      await context.bus.publish(TOPICS.forkRequests, [
+        { key: roomId, value: codecs.forkRequest.encode(forkRequest) },
+      ]);
+      request.log.info({ forkId: forkRequest.forkId, roomId, sourceRoomId }, 'fork accepted');
+      if (!wait) {
+        return { code: 202, body: { status: 'accepted', forkId: forkRequest.forkId } };
+      }
 
-    const record = await context.outcomes.wait(forkRequest.forkId, context.forkTimeoutMs);
-    return forkReply(record, context);
-  });
+      const record = await context.outcomes.wait(forkRequest.forkId, context.forkTimeoutMs);
+      return forkReply(record, context);
+    },
+  );
 
-  app.get('/pcast/fork/:forkId', async (request) => {
-    const applicationId = await authenticate(request, context.store);
-    const { forkId } = request.params as { forkId: string };
-    const record = await context.store.forks.get(forkId);
-    if (record === undefined || record.applicationId !== applicationId) {
-      throw new ServiceError('not-found', `fork ${forkId} not found`);
-    }
-    return { status: 'ok', fork: record };
-  });
+  app.get(
+    '/pcast/fork/:forkId',
+    {
+      config: { statuses: ['ok', 'invalid-request', 'not-found'] },
+      schema: {
+        summary: 'Get the stored record of one fork request and its outcome',
+        params: {
+          type: 'object',
+          required: ['forkId'],
+          properties: { forkId: { type: 'string', minLength: 1, maxLength: 256 } },
+        },
+      },
+    },
+    async (request) => {
+      const { forkId } = request.params as { forkId: string };
+      const record = await context.store.forks.get(forkId);
+      if (record === undefined || record.applicationId !== request.applicationId) {
+        throw new ServiceError('not-found', `fork ${forkId} not found`);
+      }
+      return { status: 'ok', fork: record };
+    },
+  );
 }
 
 async function forkReply(record: ForkRecord, context: ApiContext) {
@@ -61,17 +128,4 @@ async function forkReply(record: ForkRecord, context: ApiContext) {
   }
   const members = await context.store.members.list(record.roomId);
   return { body: { status: 'ok', forkId: record.forkId, members: members.map(presentMember) } };
-}
-
-function parseWait(value: unknown): boolean {
-  if (value === undefined || value === 'true') {
-    return true;
-  }
-  if (value === 'false') {
-    return false;
-  }
-  throw new ServiceError(
-    'invalid-request',
-    `wait must be true or false, got ${JSON.stringify(value)}`,
-  );
 }

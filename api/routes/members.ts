@@ -38,7 +38,11 @@ const joinBodySchema = {
         },
       },
     },
-    options: { type: 'array', items: { type: 'string' }, maxItems: 16 },
+    options: {
+      type: 'array',
+      maxItems: MEMBER_OPTIONS.length,
+      items: { type: 'string', enum: [...MEMBER_OPTIONS] },
+    },
   },
 } as const;
 
@@ -54,31 +58,53 @@ interface JoinBody {
 }
 
 export function registerMemberRoutes(app: FastifyInstance, context: ApiContext): void {
-  forEachKind(app, 'GET', '/:roomId/members', {}, async (kind, request) => {
-    const { room } = await loadRoom(request, context, kind);
-    const members = await context.store.members.list(room.roomId);
-    return {
-      body: { status: 'ok', [kind]: presentRoom(room, kind), members: members.map(presentMember) },
-    };
-  });
+  forEachKind(
+    app,
+    'GET',
+    '/members',
+    {
+      summary: 'List the members of a room, by ascending lastUpdate',
+      statuses: ['ok', 'invalid-room-id', 'not-found', 'unauthorized'],
+    },
+    async (kind, request) => {
+      const room = await loadRoom(request, context, kind);
+      const members = await context.store.members.list(room.roomId);
+      return {
+        body: {
+          status: 'ok',
+          [kind]: presentRoom(room, kind),
+          members: members.map(presentMember),
+        },
+      };
+    },
+  );
 
   forEachKind(
     app,
     'PUT',
-    '/:roomId/members',
-    { schema: { body: joinBodySchema } },
+    '/members',
+    {
+      summary:
+        'Join a member; with option reenter, replace any record of the same session, moving it ' +
+        'between the audience set and the room set when its role changes',
+      statuses: [
+        'ok',
+        'already-exists',
+        'invalid-room-id',
+        'invalid-session-id',
+        'invalid-role',
+        'invalid-state',
+        'invalid-uri',
+        'invalid-option',
+        'not-found',
+        'unauthorized',
+      ],
+      body: joinBodySchema,
+    },
     async (kind, request) => {
-      const { room } = await loadRoom(request, context, kind);
+      const room = await loadRoom(request, context, kind);
       const body = request.body as JoinBody;
       const options = body.options ?? [];
-      for (const option of options) {
-        if (!(MEMBER_OPTIONS as readonly string[]).includes(option)) {
-          throw new ServiceError(
-            'invalid-option',
-            `options: unknown member option ${JSON.stringify(option)}; known options are ${MEMBER_OPTIONS.join(', ')}`,
-          );
-        }
-      }
       const streams = (body.member.streams ?? []).map((stream, index) => {
         if (parseStreamUri(stream.uri) === undefined) {
           throw new ServiceError(
@@ -103,6 +129,8 @@ export function registerMemberRoutes(app: FastifyInstance, context: ApiContext):
         lastUpdate: Date.now(),
       };
 
+      // TODO: member writes from the API go straight to the store, not through the executor,
+      // so they are not ordered with forks and kills that the executor applies to this room.
       if (options.includes('reenter')) {
         await context.store.members.put(member);
       } else if (!(await context.store.members.insert(member))) {
@@ -118,14 +146,27 @@ export function registerMemberRoutes(app: FastifyInstance, context: ApiContext):
     },
   );
 
-  forEachKind(app, 'DELETE', '/:roomId/members/:sessionId', {}, async (kind, request) => {
-    const { room } = await loadRoom(request, context, kind);
-    const { sessionId } = request.params as { sessionId: string };
-    const removed = await context.store.members.remove(room.roomId, sessionId);
-    if (removed === undefined) {
-      throw new ServiceError('not-found', `session ${sessionId} is not a member of ${room.roomId}`);
-    }
-    request.log.info({ roomId: room.roomId, sessionId }, 'member left');
-    return { body: { status: 'ok' } };
-  });
+  forEachKind(
+    app,
+    'DELETE',
+    '/members/:sessionId',
+    {
+      summary: 'Remove a member from the room',
+      statuses: ['ok', 'invalid-room-id', 'invalid-session-id', 'not-found', 'unauthorized'],
+      params: { sessionId: { type: 'string', minLength: 1, maxLength: 256 } },
+    },
+    async (kind, request) => {
+      const room = await loadRoom(request, context, kind);
+      const { sessionId } = request.params as { sessionId: string };
+      const removed = await context.store.members.remove(room.roomId, sessionId);
+      if (removed === undefined) {
+        throw new ServiceError(
+          'not-found',
+          `session ${sessionId} is not a member of ${room.roomId}`,
+        );
+      }
+      request.log.info({ roomId: room.roomId, sessionId }, 'member left');
+      return { body: { status: 'ok' } };
+    },
+  );
 }

@@ -1,12 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { ServiceError } from '../../domain/errors.ts';
 import { camelCase, randomAlphanumeric } from '../../domain/ids.ts';
-import { ROOM_TYPES, type Room, type RoomType } from '../../domain/types.ts';
-import { authenticate } from '../auth.ts';
+import { ROOM_TYPES, isChannel, type Room, type RoomType } from '../../domain/types.ts';
 import type { ApiContext } from '../context.ts';
-import { forEachKind, loadRoom, presentRoom, type RoomKind } from '../rooms-view.ts';
+import { requestKill } from '../room-kills.ts';
+import { ROOM_KINDS, forEachKind, loadRoom, presentRoom, type RoomKind } from '../rooms-view.ts';
+import { querySchema } from '../schemas.ts';
 
 const STREAM_KEY_LENGTH = 96;
+const CHANNEL_TYPES: readonly RoomType[] = ROOM_TYPES.filter((type) => isChannel({ type }));
 
 const roomFields = {
   alias: { type: 'string', minLength: 1, maxLength: 256 },
@@ -39,64 +41,138 @@ interface RoomInput {
 }
 
 export function registerRoomRoutes(app: FastifyInstance, context: ApiContext): void {
-  for (const kind of ['room', 'channel'] as const) {
+  for (const kind of ROOM_KINDS) {
     app.put(
       `/pcast/${kind}`,
-      { schema: { body: createBodySchema(kind) } },
+      {
+        config: {
+          statuses: [
+            'ok',
+            'already-exists',
+            'type-conflict',
+            'name-required',
+            'invalid-option',
+            ...(kind === 'room' ? (['invalid-type'] as const) : []),
+          ],
+        },
+        schema: {
+          summary:
+            kind === 'room'
+              ? 'Create a room; an existing alias returns the stored room'
+              : 'Create a channel; an existing alias returns the stored channel',
+          body: createBodySchema(kind),
+        },
+      },
       async (request, reply) => {
-        const applicationId = await authenticate(request, context.store);
         const input = (request.body as Record<RoomKind, RoomInput>)[kind];
-        const room = newRoom(
-          applicationId,
-          input,
-          kind === 'channel' ? 'Channel' : input.type,
-          context,
-        );
+        const type = kind === 'channel' ? 'Channel' : input.type;
+        const room = newRoom(request.applicationId, input, type, kind, context);
 
         const result = await context.store.rooms.create(room);
         if (!result.created) {
           const status = result.room.type === room.type ? 'already-exists' : 'type-conflict';
-          return reply.code(409).send({ status, [kind]: presentRoom(result.room, kind) });
+          return reply.code(409).send({
+            status,
+            message: `alias ${JSON.stringify(room.alias)} is taken by ${result.room.type} ${result.room.roomId}`,
+            [kind]: presentRoom(result.room, kind),
+          });
         }
         request.log.info({ roomId: room.roomId, type: room.type }, 'room created');
         return reply.send({ status: 'ok', [kind]: presentRoom(result.room, kind) });
       },
     );
+
+    const types = kind === 'room' ? ROOM_TYPES : CHANNEL_TYPES;
+    app.get(
+      `/pcast/${kind}s`,
+      {
+        config: { statuses: ['ok', 'invalid-type'] },
+        schema: {
+          summary:
+            kind === 'room'
+              ? "List the caller's rooms, of one type when `type` is given"
+              : "List the caller's channels, of one channel type when `type` is given",
+          querystring: querySchema({ type: { type: 'string', enum: [...types] } }),
+        },
+      },
+      async (request) => {
+        const { type } = request.query as { type?: RoomType };
+        const rooms = await context.store.rooms.list(request.applicationId, type);
+        const listed = kind === 'room' ? rooms : rooms.filter((room) => isChannel(room));
+        return { status: 'ok', [`${kind}s`]: listed.map((room) => presentRoom(room, kind)) };
+      },
+    );
   }
 
-  forEachKind(app, 'GET', '/:roomId', {}, async (kind, request) => {
-    const { room } = await loadRoom(request, context, kind);
-    const estimatedSize = await context.store.members.count(room.roomId);
-    return { body: { status: 'ok', [kind]: presentRoom(room, kind, { estimatedSize }) } };
-  });
+  forEachKind(
+    app,
+    'GET',
+    '',
+    {
+      summary: 'Get a room with its estimatedSize (member count)',
+      statuses: ['ok', 'invalid-room-id', 'not-found', 'unauthorized'],
+    },
+    async (kind, request) => {
+      const room = await loadRoom(request, context, kind);
+      const estimatedSize = await context.store.members.count(room.roomId);
+      return { body: { status: 'ok', [kind]: presentRoom(room, kind, { estimatedSize }) } };
+    },
+  );
+
+  forEachKind(
+    app,
+    'DELETE',
+    '',
+    {
+      summary:
+        'Delete the room: its members leave and their streams end with reason room-deleted. ' +
+        'To keep the streams, kill the room with keep-streams first.',
+      statuses: ['ok', 'invalid-room-id', 'not-found', 'unauthorized', 'timeout'],
+    },
+    async (kind, request) => {
+      const room = await loadRoom(request, context, kind);
+      const { record, result } = await requestKill(context, room, request.applicationId, {
+        reason: 'room-deleted',
+        keepStreams: false,
+        destroyRequired: false,
+        deleteRoom: true,
+      });
+      request.log.info({ roomId: room.roomId, killId: record.forkId }, 'room deleted');
+      if (result.code !== 200) {
+        return result;
+      }
+      return { body: { status: 'ok', killedMembers: record.departed } };
+    },
+  );
 }
 
 function newRoom(
   applicationId: string,
   input: RoomInput,
   type: RoomType | undefined,
+  kind: RoomKind,
   context: ApiContext,
 ): Room {
   const name = input.name?.trim() ?? '';
   if (name === '') {
-    throw new ServiceError('name-required', 'name is required and must not be empty');
+    throw new ServiceError('name-required', `${kind}.name is required and must not be empty`);
   }
   if (type === undefined) {
     throw new ServiceError(
       'invalid-type',
-      `type is required; expected one of ${ROOM_TYPES.join(', ')}`,
+      `${kind}.type is required; expected one of ${ROOM_TYPES.join(', ')}`,
     );
   }
   const options = input.options ?? [];
   if (options.some((option) => option.trim() === '')) {
-    throw new ServiceError('invalid-option', 'options must be non-empty strings');
+    throw new ServiceError('invalid-option', `${kind}.options must contain non-empty strings`);
   }
   const streamKeyOption = options.find((option) => option.startsWith('streamKey='));
   const alias = input.alias ?? camelCase(name);
   if (alias === '') {
     throw new ServiceError(
       'invalid-request',
-      'alias: name has no letters or digits to derive an alias from; give one',
+      `${kind}.alias is required when the name has no letters or digits to derive it from`,
     );
   }
   const now = Date.now();

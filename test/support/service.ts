@@ -3,7 +3,7 @@
  * server of the test infra, with its own topic prefix and database so suites stay apart.
  */
 import { randomBytes } from 'node:crypto';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { loadConfig } from '../../bin/config.ts';
 import { startRuntime, type Runtime } from '../../bin/runtime.ts';
 import { kafkaBrokers, mongodbUri } from '../infra/env.ts';
@@ -14,6 +14,8 @@ export const OTHER_APP = { id: 'other-app', secret: 'other-secret' };
 export interface TestService extends Runtime {
   /** Prefix of this service's topics on the shared broker. */
   topicPrefix: string;
+  /** MongoDB database of this service; unused in the embedded mode. */
+  mongoDbName: string;
   call(
     method: string,
     path: string,
@@ -22,7 +24,16 @@ export interface TestService extends Runtime {
   ): Promise<{ code: number; body: any }>;
 }
 
-export async function startTestService(options: { embedded?: boolean } = {}): Promise<TestService> {
+export interface TestServiceOptions {
+  /** In-memory bus and store instead of the test Kafka broker and MongoDB server. */
+  embedded?: boolean;
+  /** Environment variables that replace the test defaults, such as FORK_TIMEOUT_MS. */
+  env?: NodeJS.ProcessEnv;
+  /** Logger of the service. Default: pino at TEST_LOG_LEVEL, else silent. */
+  logger?: Logger;
+}
+
+export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
   const suffix = randomBytes(4).toString('hex');
   const topicPrefix = `t${suffix}.`;
   const env: NodeJS.ProcessEnv = {
@@ -36,10 +47,12 @@ export async function startTestService(options: { embedded?: boolean } = {}): Pr
     env.KAFKA_BROKERS = kafkaBrokers();
     env.MONGODB_URI = mongodbUri();
   }
+  Object.assign(env, options.env);
+  const mongoDbName = `fork_test_${suffix}`;
   const runtime = await startRuntime(loadConfig(env), {
-    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    logger: options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     topicPrefix,
-    mongoDbName: `fork_test_${suffix}`,
+    mongoDbName,
   });
 
   const call: TestService['call'] = async (method, path, body, auth = APP) => {
@@ -58,7 +71,7 @@ export async function startTestService(options: { embedded?: boolean } = {}): Pr
     const text = await response.text();
     return { code: response.status, body: text === '' ? undefined : JSON.parse(text) };
   };
-  return { ...runtime, topicPrefix, call };
+  return { ...runtime, topicPrefix, mongoDbName, call };
 }
 
 /** `/pcast/channel/<encoded id>`: room ids contain `#`, which a path must carry as `%23`. */
