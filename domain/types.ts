@@ -93,6 +93,8 @@ export interface ForkRequest {
   options: ForkOption[];
   desiredRegion: string | null;
   requested: number;
+  /** Limits the fork to these sessions of both rooms; null forks every member. */
+  sessionIds?: string[] | null;
 }
 
 export type ForkStatus = 'accepted' | 'running' | 'completed' | 'failed';
