@@ -47,6 +47,8 @@ export interface MediaAgentOptions {
   engine?: MediaEngine;
   /** Number of lifecycle events kept for `GET /events`. Default 10000. */
   lifecycleRetention?: number;
+  /** Registers the engine's own control routes, after the agent's routes and error handler. */
+  controlRoutes?: (app: FastifyInstance) => void;
 }
 
 export interface OriginRequest {
@@ -137,6 +139,7 @@ export class MediaAgent {
       routerOptions: { maxParamLength: MAX_STREAM_ID_LENGTH * 12 },
     });
     registerControlRoutes(this.#server, this);
+    options.controlRoutes?.(this.#server);
   }
 
   get info(): MediaNodeInfo {

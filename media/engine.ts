@@ -1,12 +1,11 @@
 /**
  * The media engine port: what a media node agent needs from the software that carries media.
- * The `simulated` engine keeps stream state in memory. A `mediasoup` engine maps the same calls
- * onto one Router per node:
+ * The `simulated` engine keeps stream state in memory. The `mediasoup` engine maps the same calls
+ * onto one Router per stream:
  * - an origin is a Producer fed through a PlainTransport;
- * - a mirror of a stream on the same node is a `pipeToRouter` copy;
- * - a mirror of a stream on another node is a PipeTransport pair with one end on each node. The
- *   agents connect the ends by exchanging a `PipeOffer` and a `PipeAnswer` over their control
- *   APIs.
+ * - a mirror is a Producer at one end of a PipeTransport pair whose other end consumes the
+ *   upstream. The nodes connect the ends by exchanging a `PipeOffer` and a `PipeAnswer`, over
+ *   their control APIs when the upstream is on another node.
  *
  * The engine owns the media state of one node. Federation across nodes (HTTP calls between
  * agents) belongs to the agent, which hands the engine an `UpstreamConnector` for that step.
@@ -31,6 +30,23 @@ export interface EngineStream {
   endReason: string | null;
   started: number;
   ended: number | null;
+  /** For an origin of an engine that receives real media: where the publisher sends it. */
+  ingest?: RtpIngest;
+}
+
+/**
+ * An RTP ingest point: plain RTP over UDP, with RTCP on the same port (RFC 5761). The engine
+ * accepts packets only with this payload type and SSRC.
+ */
+export interface RtpIngest {
+  ip: string;
+  port: number;
+  payloadType: number;
+  ssrc: number;
+  /** Codec as `type/subtype`, such as `audio/opus`. */
+  mimeType: string;
+  clockRate: number;
+  channels?: number;
 }
 
 /** A mirror that copies a stream of this node. */
@@ -43,14 +59,14 @@ export interface Subscriber {
 
 /**
  * Engine-specific JSON that the mirror's node sends to the upstream node when it attaches. For
- * mediasoup: the tuple (IP, port, SRTP parameters) of the mirror node's PipeTransport.
+ * mediasoup: the IP address and port of the mirror node's PipeTransport (no SRTP).
  */
 export type PipeOffer = Record<string, unknown>;
 
 /**
  * Engine-specific JSON that the upstream node returns to an attaching mirror. For mediasoup: the
- * upstream PipeTransport's tuple and, for each upstream Producer, the kind and RTP parameters of
- * the pipe Consumer, from which the mirror node produces.
+ * upstream PipeTransport's IP address and port and the kind and RTP parameters of the pipe
+ * Consumer, from which the mirror node produces.
  */
 export type PipeAnswer = Record<string, unknown>;
 
@@ -95,7 +111,9 @@ export interface EngineLoad {
 
 /**
  * Lifecycle events. Each is emitted synchronously from inside the engine call that caused it,
- * before that call's promise settles, so listeners must not throw.
+ * before that call's promise settles, so listeners must not throw. An engine that carries real
+ * media also emits them outside any call, when the media itself ends a stream (a closed
+ * transport, a dead worker process).
  */
 export interface MediaEngineEvents {
   streamstarted: [stream: EngineStream];
@@ -151,8 +169,8 @@ export interface MediaEngine {
   subscribers(streamId: string): Subscriber[];
   load(): EngineLoad;
 
-  // Fault injection, for tests and drills. mediasoup can do the same: pause the pipe Consumer
-  // to stall a mirror, close the Worker to fail the node, create a new one to recover.
+  // Fault injection, for tests and drills. The mediasoup engine pauses the stream's Producer to
+  // stall it, closes the Worker to fail the node and starts a new one to recover.
 
   /** Reports a live stream as stalled (`streamstalled`) while its state stays `started`. */
   stall(streamId: string, reason: string): Promise<EngineStream>;

@@ -105,7 +105,32 @@ describe('parseMediaNodeEnv', () => {
       port: 0,
       capacity: 10_000,
       logLevel: 'info',
+      engineName: 'simulated',
+      mediasoupListenIp: '127.0.0.1',
+      mediasoupAnnouncedIp: undefined,
+      kafkaBrokers: null,
+      topicPrefix: '',
     });
+  });
+
+  test('invalid KAFKA_BROKERS is named', () => {
+    expect(() =>
+      parseMediaNodeEnv({ NODE_ID: 'n1', REGION: 'us-east', KAFKA_BROKERS: 'no-port' }),
+    ).toThrow(/KAFKA_BROKERS/);
+  });
+
+  test('mediasoup engine variables are read', () => {
+    const env = parseMediaNodeEnv({
+      NODE_ID: 'n1',
+      REGION: 'us-east',
+      MEDIA_ENGINE: 'mediasoup',
+      MEDIASOUP_LISTEN_IP: '::1',
+      MEDIASOUP_ANNOUNCED_IP: '203.0.113.7',
+    });
+
+    expect(env.engineName).toBe('mediasoup');
+    expect(env.mediasoupListenIp).toBe('::1');
+    expect(env.mediasoupAnnouncedIp).toBe('203.0.113.7');
   });
 
   test.each([
@@ -119,6 +144,12 @@ describe('parseMediaNodeEnv', () => {
     [{ NODE_ID: 'n1', REGION: 'us-east', CAPACITY: 'many' }, 'CAPACITY'],
     [{ NODE_ID: 'n1', REGION: 'us-east', HOST: 'a b' }, 'HOST'],
     [{ NODE_ID: 'n1', REGION: 'us-east', LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ NODE_ID: 'n1', REGION: 'us-east', MEDIA_ENGINE: 'janus' }, 'MEDIA_ENGINE'],
+    [{ NODE_ID: 'n1', REGION: 'us-east', MEDIASOUP_LISTEN_IP: 'localhost' }, 'MEDIASOUP_LISTEN_IP'],
+    [
+      { NODE_ID: 'n1', REGION: 'us-east', MEDIASOUP_ANNOUNCED_IP: '1.2.3' },
+      'MEDIASOUP_ANNOUNCED_IP',
+    ],
   ])('invalid %j names %s', (env, variable) => {
     let error: unknown;
     try {
