@@ -57,7 +57,7 @@ export class HealApplier {
     } catch (error) {
       if (isServiceError(error) && !error.retryable) {
         // The origin ended meanwhile: the mirror cannot come back, so cascade instead.
-        log.info({ status: error.status }, 'heal impossible; dropping the mirror');
+        log.info({ status: error.status }, 'heal failed; dropping the mirror instead');
         await this.drop(command, {
           sessionId: heal.sessionId,
           streamIds: [heal.oldStreamId],
