@@ -50,7 +50,9 @@ describe('codec', () => {
 
   test('truncated body raises DecodeError', () => {
     const bytes = codecs.forkRequest.encode(request);
-    expect(() => codecs.forkRequest.decode(bytes.subarray(0, bytes.length - 5))).toThrow(DecodeError);
+    expect(() => codecs.forkRequest.decode(bytes.subarray(0, bytes.length - 5))).toThrow(
+      DecodeError,
+    );
   });
 
   test('older writer schema is resolved', () => {
@@ -62,7 +64,11 @@ describe('codec', () => {
         { name: 'eventId', type: 'string' },
         {
           name: 'type',
-          type: { type: 'enum', name: 'ForkEventType', symbols: ['ForkRequested', 'ForkCompleted'] },
+          type: {
+            type: 'enum',
+            name: 'ForkEventType',
+            symbols: ['ForkRequested', 'ForkCompleted'],
+          },
         },
         { name: 'roomId', type: 'string' },
         { name: 'timestamp', type: 'long' },
