@@ -75,7 +75,7 @@ describe('openapi document', () => {
 describe('errors page', () => {
   const page = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
   const rows = new Map(
-    [...page.matchAll(/^\| `([a-z-]+)` \| ([^|]+) \|/gm)].map((match) => [
+    [...page.matchAll(/^\| `([a-z-]+)` +\| ([^|]+) \|/gm)].map((match) => [
       match[1],
       match[2]?.trim(),
     ]),
