@@ -132,7 +132,9 @@ export function registerMemberRoutes(app: FastifyInstance, context: ApiContext):
       // TODO: member writes from the API go straight to the store, not through the executor,
       // so they are not ordered with forks and kills that the executor applies to this room.
       if (options.includes('reenter')) {
+        const previous = await context.store.members.get(room.roomId, member.sessionId);
         await context.store.members.put(member);
+        await endDroppedMirrors(context, room.roomId, previous, member, 'member-reentered');
       } else if (!(await context.store.members.insert(member))) {
         throw new ServiceError(
           'already-exists',
@@ -165,8 +167,32 @@ export function registerMemberRoutes(app: FastifyInstance, context: ApiContext):
           `session ${sessionId} is not a member of ${room.roomId}`,
         );
       }
+      await endDroppedMirrors(context, room.roomId, removed, undefined, 'member-left');
       request.log.info({ roomId: room.roomId, sessionId }, 'member left');
       return { body: { status: 'ok' } };
     },
   );
+}
+
+/**
+ * Ends the mirrors that forks placed in this room for the member's previous record and that its
+ * new record (none after a leave) no longer references, so none is left without a member. The
+ * member's own origin streams keep running: their publisher decides when they end.
+ */
+async function endDroppedMirrors(
+  context: ApiContext,
+  roomId: string,
+  previous: Member | undefined,
+  next: Member | undefined,
+  reason: string,
+): Promise<void> {
+  const kept = new Set(next?.streams.map((stream) => parseStreamUri(stream.uri)?.streamId));
+  const dropped = (previous?.streams ?? [])
+    .map((stream) => parseStreamUri(stream.uri)?.streamId)
+    .filter((streamId): streamId is string => streamId !== undefined && !kept.has(streamId));
+  for (const stream of await context.store.streams.getMany(dropped)) {
+    if (stream.upstreamId !== null && stream.roomId === roomId) {
+      await context.streams.destroy(stream.streamId, reason);
+    }
+  }
 }
