@@ -54,6 +54,13 @@ export function parseForkBody(body: unknown): ForkBody {
   }
 
   const streamCapabilities = stringArray(record, 'streamCapabilities');
+  if (streamCapabilities.some((capability) => capability === '' || capability.includes(','))) {
+    // They travel as a comma-separated URI query, so one cannot be empty or hold a comma.
+    throw new ServiceError(
+      'invalid-capability',
+      'streamCapabilities must be non-empty strings without commas',
+    );
+  }
   const streamTags = stringArray(record, 'streamTags');
   const options = stringArray(record, 'options');
   for (const option of options) {

@@ -20,6 +20,9 @@ export function decodeForkRequest(message: BusMessage): ForkRequest {
   try {
     assertRoomId(raw.roomId, 'roomId');
     assertRoomId(raw.sourceRoomId, 'sourceRoomId');
+    if (raw.sourceRoomId === raw.roomId) {
+      throw new DecodeError('fork request: a room cannot be forked into itself');
+    }
     const body = parseForkBody({
       streamCapabilities: raw.streamCapabilities,
       streamTags: raw.streamTags,

@@ -22,7 +22,11 @@ const forkBodySchema = {
   type: ['object', 'null'],
   additionalProperties: false,
   properties: {
-    streamCapabilities: stringList,
+    streamCapabilities: {
+      ...stringList,
+      // Capabilities travel as a comma-separated URI query, so one cannot hold a comma.
+      items: { type: 'string', minLength: 1, maxLength: 256, pattern: '^[^,]+$' },
+    },
     streamTags: stringList,
     options: {
       type: 'array',
@@ -71,6 +75,12 @@ export function registerForkRoutes(app: FastifyInstance, context: ApiContext): v
         throw new ServiceError('not-found', `source room ${sourceRoomId} not found`);
       }
       assertOwner(source, request.applicationId);
+      if (sourceRoomId === roomId) {
+        throw new ServiceError(
+          'invalid-room-id',
+          'sourceRoomId must differ from the destination: a room cannot be forked into itself',
+        );
+      }
 
       const forkRequest: ForkRequest = {
         forkId: randomUUID(),
