@@ -231,6 +231,24 @@ export class Executor {
 
     // Make-before-break: the replaced streams end only after the member points at new ones.
     await this.destroyAll(command, body.sessionId, body.replacedStreamIds, 'replaced-by-fork');
+
+    // A mirror whose origin ended between its creation and the member write had its end
+    // routed while no member carried it, so that trigger found nothing to do. Ask the nodes
+    // now: an end after this check reaches a member that already carries the mirror.
+    const dead: string[] = [];
+    for (const stream of created) {
+      if (!(await this.streams.isLiveOnNode(stream))) {
+        dead.push(stream.streamId);
+      }
+    }
+    if (dead.length > 0) {
+      log.info({ sessionId: body.sessionId, streamIds: dead }, 'new mirrors ended before the join');
+      await this.heals.drop(command, {
+        sessionId: body.sessionId,
+        streamIds: dead,
+        reason: 'origin-stream-ended',
+      });
+    }
   }
 
   private async destroyAll(

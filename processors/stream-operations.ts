@@ -171,6 +171,12 @@ export class StreamOperations {
     return current;
   }
 
+  /** Asks the stream's media node whether the stream still runs there. */
+  async isLiveOnNode(stream: Stream): Promise<boolean> {
+    const onNode = await this.media.getStream(stream.node, stream.streamId);
+    return onNode !== undefined && onNode.state === 'started';
+  }
+
   /**
    * Ends a stream on its media node as if the node had ended it on its own, so the lifecycle
    * path reacts as it would to a real failure (a mirror is healed). Waits up to `waitMs` for the
