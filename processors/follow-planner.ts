@@ -2,12 +2,12 @@
  * Keeps followed destinations in step with their source. A change of one source member becomes
  * a fork scoped to that session, produced to fork.requests, so it is planned one at a time with
  * every other fork of the destination: a member that joined the source joins the destination, one
- * that left leaves it, and one whose streams changed gets new mirrors (`force` for that member).
+ * that left leaves it, and one whose streams changed gets new mirrors (the fork planner adds
+ * `force` for it).
  */
 import type { Bus } from '../bus/bus.ts';
 import { TOPICS } from '../bus/topics.ts';
-import { parseStreamUri } from '../domain/stream-uri.ts';
-import type { ForkOption, ForkRequest, Member } from '../domain/types.ts';
+import type { ForkOption, ForkRequest } from '../domain/types.ts';
 import { codecs } from '../schemas/codec.ts';
 import type { ForkTrigger } from '../schemas/types.ts';
 import type { Store } from '../store/store.ts';
@@ -30,9 +30,6 @@ export class FollowPlanner {
     const options = new Set(
       standing.options.filter((option) => option !== 'follow' && option !== 'additive'),
     ) as Set<ForkOption>;
-    if (trigger.sessionId !== null && (await this.streamsChanged(trigger, trigger.sessionId))) {
-      options.add('force');
-    }
     const request: ForkRequest = {
       forkId: `follow:${trigger.triggerId}`,
       applicationId: standing.applicationId,
@@ -49,25 +46,4 @@ export class FollowPlanner {
       { key: request.roomId, value: codecs.forkRequest.encode(request) },
     ]);
   }
-
-  /** True when the member is in both rooms and its origins differ from its mirrors' upstreams. */
-  private async streamsChanged(trigger: ForkTrigger, sessionId: string): Promise<boolean> {
-    const [source, destination] = await Promise.all([
-      this.store.members.get(trigger.sourceRoomId ?? '', sessionId),
-      this.store.members.get(trigger.roomId, sessionId),
-    ]);
-    if (source === undefined || destination === undefined) {
-      return false;
-    }
-    const origins = streamIds(source);
-    const mirrors = await this.store.streams.getMany(streamIds(destination));
-    const upstreams = mirrors.map((mirror) => mirror.upstreamId ?? mirror.streamId);
-    return (
-      origins.length !== upstreams.length || origins.some((id, index) => upstreams[index] !== id)
-    );
-  }
-}
-
-function streamIds(member: Member): string[] {
-  return member.streams.flatMap((stream) => parseStreamUri(stream.uri)?.streamId ?? []);
 }

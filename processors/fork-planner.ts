@@ -154,7 +154,9 @@ export class ForkPlanner {
     ).map((members) => members.filter(inScope)) as [Member[], Member[]];
     const streams = await this.streamsOf([...destinationMembers, ...sourceMembers]);
     const plan = planFork({
-      request,
+      request: scope
+        ? withForceOnChange(request, sourceMembers, destinationMembers, streams)
+        : request,
       destination: { room: destination, members: destinationMembers },
       source: { room: source, members: sourceMembers },
       streams,
@@ -219,4 +221,36 @@ export class ForkPlanner {
       durationMs: completed - request.requested,
     });
   }
+}
+
+/**
+ * A fork scoped to sessions (a standing fork applying a source change) replaces the mirrors of
+ * a member whose origins no longer match its destination mirrors' upstreams. The comparison is
+ * made here, on the state the fork is planned on, because the state when the change was routed
+ * may already be out of date.
+ */
+function withForceOnChange(
+  request: ForkRequest,
+  sourceMembers: Member[],
+  destinationMembers: Member[],
+  streams: ReadonlyMap<string, Stream>,
+): ForkRequest {
+  if (request.options.includes('force')) {
+    return request;
+  }
+  const destination = new Map(destinationMembers.map((member) => [member.sessionId, member]));
+  const changed = sourceMembers.some((member) => {
+    const mirrored = destination.get(member.sessionId);
+    if (mirrored === undefined) {
+      return false;
+    }
+    const origins = streamIdsOf(member);
+    const upstreams = streamIdsOf(mirrored).map((id) => streams.get(id)?.upstreamId ?? id);
+    return origins.length !== upstreams.length || origins.some((id, i) => upstreams[i] !== id);
+  });
+  return changed ? { ...request, options: [...request.options, 'force'] } : request;
+}
+
+function streamIdsOf(member: Member): string[] {
+  return member.streams.flatMap((stream) => parseStreamUri(stream.uri)?.streamId ?? []);
 }
