@@ -124,7 +124,7 @@ function pollingSection(results: BenchResults, polling: PollingBaselineResult): 
     '',
     runLine(results),
     '',
-    'A second service ran without automatic healing: bench/polling-service.ts composes the ' +
+    'A second service ran without automatic healing: bin/runtime.ts with `healing: false` composes the ' +
       'service like bin/runtime.ts but leaves out the trigger planner, while the stream router ' +
       'still marks ended mirrors in the store. It had its own media nodes, topic prefix and ' +
       'database; the event-driven service of the other sections was running, idle, at the ' +

@@ -4,7 +4,7 @@
  * MONGODB_URI, MEDIA_NODE_URLS, APPLICATIONS, PORT, LOG_LEVEL, FORK_TIMEOUT_MS), and three more:
  *
  * - BENCH_MODE: `event-driven` runs bin/runtime.ts as `npm start` does; `polling` runs the
- *   service without automatic healing (bench/polling-service.ts).
+ *   service without automatic healing (the runtime's `healing: false`).
  * - BENCH_TOPIC_PREFIX: prefix of topics and consumer groups, so both modes share one broker.
  * - BENCH_DB_NAME: MongoDB database name.
  *
@@ -13,7 +13,6 @@
 import { pino } from 'pino';
 import { loadConfig } from '../bin/config.ts';
 import { startRuntime } from '../bin/runtime.ts';
-import { startPollingService } from './polling-service.ts';
 
 const mode = process.env.BENCH_MODE;
 const topicPrefix = process.env.BENCH_TOPIC_PREFIX ?? '';
@@ -27,10 +26,12 @@ if (mode !== 'event-driven' && mode !== 'polling') {
 
 const config = loadConfig();
 const logger = pino({ level: config.logLevel }, pino.destination(2));
-const service =
-  mode === 'event-driven'
-    ? await startRuntime(config, { logger, topicPrefix, mongoDbName })
-    : await startPollingService(config, { logger, topicPrefix, mongoDbName });
+const service = await startRuntime(config, {
+  logger,
+  topicPrefix,
+  mongoDbName,
+  healing: mode === 'event-driven',
+});
 process.stdout.write(`bench-service listening ${service.url}\n`);
 
 let stopping = false;

@@ -34,6 +34,11 @@ export interface PipelineParts {
    * Needed when those nodes cannot publish to the bus themselves (the in-memory bus).
    */
   relayRemoteNodes?: boolean;
+  /**
+   * Default true. False leaves out the trigger planner, so ended mirrors stay until a fork with
+   * refresh-stale replaces them, as in a deployment that polls; benchmarks compare the two.
+   */
+  healing?: boolean;
   registry: Registry;
   logger: Logger;
 }
@@ -78,7 +83,16 @@ export async function startPipeline(parts: PipelineParts): Promise<Pipeline> {
     );
     const streamRouter = new StreamRouter(bus, store, child('stream-router'));
     const roomRouter = new RoomRouter(bus, store, child('room-router'));
-    for (const processor of [executor, planner, triggers, streamRouter, roomRouter]) {
+    const processors: { start(): Promise<void>; stop(): Promise<void> }[] = [
+      executor,
+      planner,
+      streamRouter,
+      roomRouter,
+    ];
+    if (parts.healing ?? true) {
+      processors.push(triggers);
+    }
+    for (const processor of processors) {
       await processor.start();
       stops.push(() => processor.stop());
     }

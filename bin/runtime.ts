@@ -29,6 +29,8 @@ export interface RuntimeOptions {
   mongoDbName?: string;
   /** Prefix of every topic and consumer group, so services sharing one Kafka stay apart. */
   topicPrefix?: string;
+  /** Default true; false runs without automatic healing (see PipelineParts.healing). */
+  healing?: boolean;
 }
 
 export interface Runtime {
@@ -118,6 +120,7 @@ export async function startRuntime(
       logger,
       // Nodes in other processes publish to Kafka themselves; the in-memory bus is this process's.
       relayRemoteNodes: config.kafkaBrokers === null,
+      healing: options.healing ?? true,
     });
     stops.push(() => pipeline.stop());
     const { streams, outcomes } = pipeline;
