@@ -5,20 +5,22 @@
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Bus } from '../bus/bus.ts';
+import type { Bus, BusMessage } from '../bus/bus.ts';
+import { TOPICS } from '../bus/topics.ts';
 import type { MediaAgent } from '../media/agent.ts';
 import type { MediaCluster } from '../media/media-cluster.ts';
-import { Executor } from '../processors/executor.ts';
+import { EXECUTOR_GROUP, Executor } from '../processors/executor.ts';
 import { FollowPlanner } from '../processors/follow-planner.ts';
 import { ForkEventPublisher } from '../processors/fork-events.ts';
 import { ForkOutcomes } from '../processors/fork-outcomes.ts';
-import { ForkPlanner } from '../processors/fork-planner.ts';
+import { ForkPlanner, PLANNER_GROUP } from '../processors/fork-planner.ts';
 import { HealApplier } from '../processors/heal-applier.ts';
 import { createHealLatencyHistogram } from '../processors/heal-metrics.ts';
-import { RoomRouter } from '../processors/room-router.ts';
+import { ROOM_ROUTER_GROUP, RoomRouter } from '../processors/room-router.ts';
 import { StreamOperations } from '../processors/stream-operations.ts';
-import { StreamRouter } from '../processors/stream-router.ts';
-import { TriggerPlanner } from '../processors/trigger-planner.ts';
+import { STREAM_ROUTER_GROUP, StreamRouter } from '../processors/stream-router.ts';
+import { TRIGGER_PLANNER_GROUP, TriggerPlanner } from '../processors/trigger-planner.ts';
+import { TopicConsumer } from '../processors/topic-consumer.ts';
 import { CdcProducer } from '../producers/cdc-producer.ts';
 import { LifecycleRelay, type LifecycleSource } from '../producers/lifecycle-relay.ts';
 import type { Store } from '../store/store.ts';
@@ -36,7 +38,7 @@ export interface PipelineParts {
   relayRemoteNodes?: boolean;
   /**
    * Default true. False leaves out the trigger planner, so ended mirrors stay until a fork with
-   * refresh-stale replaces them, as in a deployment that polls; benchmarks compare the two.
+   * refresh-stale replaces them, as in a deployment that polls. Benchmarks compare the two.
    */
   healing?: boolean;
   registry: Registry;
@@ -83,18 +85,40 @@ export async function startPipeline(parts: PipelineParts): Promise<Pipeline> {
     );
     const streamRouter = new StreamRouter(bus, store, child('stream-router'));
     const roomRouter = new RoomRouter(bus, store, child('room-router'));
-    const processors: { start(): Promise<void>; stop(): Promise<void> }[] = [
-      executor,
-      planner,
-      streamRouter,
-      roomRouter,
+    // Each processor consumes its topic with a group of its own; the trigger planner only when
+    // healing is on.
+    const consumers: [string, string, (message: BusMessage) => Promise<void>, string][] = [
+      [EXECUTOR_GROUP, TOPICS.mirrorCommands, (message) => executor.handle(message), 'executor'],
+      [PLANNER_GROUP, TOPICS.forkRequests, (message) => planner.handle(message), 'planner'],
+      [
+        STREAM_ROUTER_GROUP,
+        TOPICS.streamLifecycle,
+        (message) => streamRouter.handle(message),
+        'stream-router',
+      ],
+      [
+        ROOM_ROUTER_GROUP,
+        TOPICS.roomChanges,
+        (message) => roomRouter.handle(message),
+        'room-router',
+      ],
     ];
     if (parts.healing ?? true) {
-      processors.push(triggers);
+      consumers.push([
+        TRIGGER_PLANNER_GROUP,
+        TOPICS.forkTriggers,
+        (message) => triggers.handle(message),
+        'trigger-planner',
+      ]);
     }
-    for (const processor of processors) {
-      await processor.start();
-      stops.push(() => processor.stop());
+    for (const [groupId, topic, handle, component] of consumers) {
+      const consumer = new TopicConsumer(
+        bus,
+        { groupId, topics: [topic], logger: child(component) },
+        handle,
+      );
+      await consumer.start();
+      stops.push(() => consumer.stop());
     }
 
     // Rooms with standing forks are the ones whose lost changes matter.

@@ -7,7 +7,6 @@
 import type { Logger } from 'pino';
 import type { Bus, BusMessage } from '../bus/bus.ts';
 import { DecodeError } from '../bus/decode-error.ts';
-import { TOPICS } from '../bus/topics.ts';
 import type { ServiceError } from '../domain/errors.ts';
 import { isServiceError } from '../domain/errors.ts';
 import type { ForkRecord, Member, MemberRole, MemberState, Stream } from '../domain/types.ts';
@@ -24,15 +23,12 @@ import type { ForkEventInput, ForkEventPublisher } from './fork-events.ts';
 import type { HealApplier } from './heal-applier.ts';
 import { KillApplier } from './kill-applier.ts';
 import type { StreamOperations } from './stream-operations.ts';
-import { TopicConsumer } from './topic-consumer.ts';
 
 export const EXECUTOR_GROUP = 'executor';
 
 type ListField = 'joined' | 'departed' | 'mirrorsCreated' | 'streamsDestroyed';
 
 export class Executor {
-  private readonly consumer: TopicConsumer;
-
   constructor(
     private readonly bus: Bus,
     private readonly store: Store,
@@ -41,23 +37,9 @@ export class Executor {
     private readonly heals: HealApplier,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
-  ) {
-    this.consumer = new TopicConsumer(
-      this.bus,
-      { groupId: EXECUTOR_GROUP, topics: [TOPICS.mirrorCommands], logger: this.logger },
-      (message) => this.handle(message),
-    );
-  }
+  ) {}
 
-  async start(): Promise<void> {
-    await this.consumer.start();
-  }
-
-  async stop(): Promise<void> {
-    await this.consumer.stop();
-  }
-
-  private async handle(message: BusMessage): Promise<void> {
+  async handle(message: BusMessage): Promise<void> {
     const command = codecs.mirrorCommand.decode(message.value);
     await this.apply(command);
   }
@@ -178,8 +160,8 @@ export class Executor {
         }
       }
     } catch (error) {
-      // A media failure, even a retryable one such as capacity, is the fork's answer: retrying
-      // here would hold every later fork of the destination. Store or bus failures are retried.
+      // A media failure, even a retryable one such as capacity, becomes the fork's outcome, because
+      // retrying here would hold every later fork of the destination. Store or bus failures are retried.
       if (!isServiceError(error)) {
         throw error;
       }
@@ -300,7 +282,7 @@ export class Executor {
     });
   }
 
-  /** Keeps the first failure: it is the status the fork answers with. */
+  /** Keeps the first failure, because its status is the fork's outcome. */
   private async recordFailure(forkId: string, error: ServiceError): Promise<void> {
     const record = await this.store.forks.get(forkId);
     if (record !== undefined && record.status === null) {

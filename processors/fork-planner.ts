@@ -1,9 +1,9 @@
 /**
  * The fork planner: consumes fork.requests, keyed by destination room, so one instance owns each
- * destination. It reads both rooms, computes the plan with the pure planner, publishes the plan's
- * commands to mirror.commands and waits for the executor to finish them before it takes the next
- * request of that partition: a fork is planned only on the outcome of every earlier fork of its
- * destination, so two identical forks produce one set of mirrors.
+ * destination. It reads both rooms, computes the plan with the pure planner and publishes the
+ * plan's commands to mirror.commands. Then it waits for the executor to finish them before it
+ * takes the next request of that partition. So a fork is planned on the outcome of every earlier
+ * fork of its destination, and two identical forks produce one set of mirrors.
  */
 import type { Logger } from 'pino';
 import type { Bus, BusMessage } from '../bus/bus.ts';
@@ -18,7 +18,6 @@ import type { ForkEventPublisher } from './fork-events.ts';
 import { isFinal, type ForkOutcomes } from './fork-outcomes.ts';
 import { decodeForkRequest } from './fork-request-decoder.ts';
 import { planFork } from './planner.ts';
-import { TopicConsumer } from './topic-consumer.ts';
 
 export const PLANNER_GROUP = 'fork-planner';
 
@@ -45,8 +44,6 @@ export function newForkRecord(request: ForkRequest): ForkRecord {
 }
 
 export class ForkPlanner {
-  private readonly consumer: TopicConsumer;
-
   constructor(
     private readonly bus: Bus,
     private readonly store: Store,
@@ -54,23 +51,9 @@ export class ForkPlanner {
     private readonly outcomes: ForkOutcomes,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
-  ) {
-    this.consumer = new TopicConsumer(
-      this.bus,
-      { groupId: PLANNER_GROUP, topics: [TOPICS.forkRequests], logger: this.logger },
-      (message) => this.handle(message),
-    );
-  }
+  ) {}
 
-  async start(): Promise<void> {
-    await this.consumer.start();
-  }
-
-  async stop(): Promise<void> {
-    await this.consumer.stop();
-  }
-
-  private async handle(message: BusMessage): Promise<void> {
+  async handle(message: BusMessage): Promise<void> {
     const request = decodeForkRequest(message);
     const log = this.logger.child({ forkId: request.forkId, roomId: request.roomId });
 
@@ -224,10 +207,10 @@ export class ForkPlanner {
 }
 
 /**
- * A fork scoped to sessions (a standing fork applying a source change) replaces the mirrors of
- * a member whose origins no longer match its destination mirrors' upstreams. The comparison is
- * made here, on the state the fork is planned on, because the state when the change was routed
- * may already be out of date.
+ * Adds `force` to a fork scoped to sessions (a standing fork applying a source change) when a
+ * member's origins no longer match its destination mirrors' upstreams. The comparison is made
+ * here, on the state the fork is planned on, because the state when the change was routed may
+ * already be out of date.
  */
 function withForceOnChange(
   request: ForkRequest,

@@ -7,34 +7,17 @@ import type { Bus, BusMessage } from '../bus/bus.ts';
 import { TOPICS } from '../bus/topics.ts';
 import { codecs } from '../schemas/codec.ts';
 import type { Store } from '../store/store.ts';
-import { TopicConsumer } from './topic-consumer.ts';
 
 export const ROOM_ROUTER_GROUP = 'room-router';
 
 export class RoomRouter {
-  private readonly consumer: TopicConsumer;
-
   constructor(
     private readonly bus: Bus,
     private readonly store: Store,
     private readonly logger: Logger,
-  ) {
-    this.consumer = new TopicConsumer(
-      this.bus,
-      { groupId: ROOM_ROUTER_GROUP, topics: [TOPICS.roomChanges], logger: this.logger },
-      (message) => this.handle(message),
-    );
-  }
+  ) {}
 
-  async start(): Promise<void> {
-    await this.consumer.start();
-  }
-
-  async stop(): Promise<void> {
-    await this.consumer.stop();
-  }
-
-  private async handle(message: BusMessage): Promise<void> {
+  async handle(message: BusMessage): Promise<void> {
     const change = codecs.roomChange.decode(message.value);
     const followers = await this.store.standingForks.listBySource(change.roomId);
     if (followers.length === 0) {

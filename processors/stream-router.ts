@@ -16,36 +16,19 @@ import type { Stream } from '../domain/types.ts';
 import { codecs } from '../schemas/codec.ts';
 import type { ForkTrigger, StreamLifecycleMessage } from '../schemas/types.ts';
 import type { Store } from '../store/store.ts';
-import { TopicConsumer } from './topic-consumer.ts';
 
 export const STREAM_ROUTER_GROUP = 'stream-router';
 
 export const ORIGIN_ENDED = 'origin-stream-ended';
 
 export class StreamRouter {
-  private readonly consumer: TopicConsumer;
-
   constructor(
     private readonly bus: Bus,
     private readonly store: Store,
     private readonly logger: Logger,
-  ) {
-    this.consumer = new TopicConsumer(
-      this.bus,
-      { groupId: STREAM_ROUTER_GROUP, topics: [TOPICS.streamLifecycle], logger: this.logger },
-      (message) => this.handle(message),
-    );
-  }
+  ) {}
 
-  async start(): Promise<void> {
-    await this.consumer.start();
-  }
-
-  async stop(): Promise<void> {
-    await this.consumer.stop();
-  }
-
-  private async handle(message: BusMessage): Promise<void> {
+  async handle(message: BusMessage): Promise<void> {
     const event = codecs.streamLifecycle.decode(message.value);
     const stream = await this.store.streams.get(event.streamId);
     if (stream === undefined) {
@@ -87,7 +70,7 @@ export class StreamRouter {
       triggers.push(this.trigger('MirrorEnded', stream.roomId, stream, event, reason));
     }
 
-    // Whoever ended it, the mirrors of an ended stream lose their media: cascade to them.
+    // The mirrors of an ended stream lose their media, whichever component ended it, so cascade.
     for (const mirror of await this.store.streams.listMirrors(stream.streamId)) {
       if (mirror.roomId !== null && mirror.state !== 'ended') {
         triggers.push(this.trigger('OriginEnded', mirror.roomId, mirror, event, ORIGIN_ENDED));

@@ -16,36 +16,19 @@ import { body } from './fork-commands.ts';
 import type { ForkEventPublisher } from './fork-events.ts';
 import { mirrorStreamId } from './mirror-ids.ts';
 import { ORIGIN_ENDED } from './stream-router.ts';
-import { TopicConsumer } from './topic-consumer.ts';
 
 export const TRIGGER_PLANNER_GROUP = 'trigger-planner';
 
 export class TriggerPlanner {
-  private readonly consumer: TopicConsumer;
-
   constructor(
     private readonly bus: Bus,
     private readonly store: Store,
     private readonly events: ForkEventPublisher,
     private readonly followSource: (trigger: ForkTrigger) => Promise<void>,
     private readonly logger: Logger,
-  ) {
-    this.consumer = new TopicConsumer(
-      this.bus,
-      { groupId: TRIGGER_PLANNER_GROUP, topics: [TOPICS.forkTriggers], logger: this.logger },
-      (message) => this.handle(message),
-    );
-  }
+  ) {}
 
-  async start(): Promise<void> {
-    await this.consumer.start();
-  }
-
-  async stop(): Promise<void> {
-    await this.consumer.stop();
-  }
-
-  private async handle(message: BusMessage): Promise<void> {
+  async handle(message: BusMessage): Promise<void> {
     const trigger = codecs.forkTrigger.decode(message.value);
     if (trigger.kind === 'SourceChanged') {
       await this.followSource(trigger);
@@ -159,7 +142,7 @@ export class TriggerPlanner {
   }
 }
 
-/** One heal per mirror: a redelivered end or a stall followed by the end heals it once. */
+/** Returns the heal id of a mirror, one per mirror, so a redelivered end or a stall then an end heal it once. */
 export function healIdOf(mirrorStreamId: string): string {
   return `heal:${mirrorStreamId}`;
 }
