@@ -5,7 +5,7 @@ import type { StreamOperations } from '../processors/stream-operations.ts';
 import type { Store } from '../store/store.ts';
 import type { ServiceMetrics } from './metrics.ts';
 
-/** What the routes need from the rest of the service. */
+/** Services the routes use from the rest of the process. */
 export interface ApiContext {
   store: Store;
   bus: Bus;
@@ -17,6 +17,6 @@ export interface ApiContext {
   defaultRegion: string;
   /** Scheme and host of published stream URIs, such as `pcast://pcast.local`. */
   streamUriBase: string;
-  /** How long a waiting fork request waits for its outcome before answering `timeout`. */
+  /** Wait for a fork's outcome, in ms, before a waiting request replies `timeout`. */
   forkTimeoutMs: number;
 }

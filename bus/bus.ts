@@ -36,7 +36,7 @@ export interface ConsumeOptions {
   groupId: string;
   topics: string[];
   handler: MessageHandler;
-  /** Where a group with no committed offset starts. Default: earliest. */
+  /** Start position of a group with no committed offset. Default: earliest. */
   fromBeginning?: boolean;
 }
 

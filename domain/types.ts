@@ -118,7 +118,7 @@ export interface ForkRecord {
   streamsDestroyed: string[];
 }
 
-/** A stream is stale for a member when its record is missing, ending or ended. */
+/** Returns whether a member's stream is stale: its record is missing, ending or ended. */
 export function isStale(stream: Stream | undefined): boolean {
   return stream === undefined || stream.state === 'ending' || stream.state === 'ended';
 }

@@ -11,7 +11,7 @@ export type CommandBody = Omit<
   'commandId' | 'forkId' | 'roomId' | 'sourceRoomId' | 'step' | 'steps'
 >;
 
-/** A command body of the kind with every kind's field null; callers set the one of their kind. */
+/** Returns a command body of the kind with every kind's field null. Callers set their kind's field. */
 export function body(kind: MirrorCommandKind): CommandBody {
   return {
     kind,

@@ -1,6 +1,6 @@
 /**
  * Publisher of fork.events. Event ids are derived from the effect they describe, so a consumer
- * that sees an event twice after a redelivery can drop the copy.
+ * that receives an event twice after a redelivery can drop the copy.
  */
 import type { Bus } from '../bus/bus.ts';
 import { TOPICS } from '../bus/topics.ts';

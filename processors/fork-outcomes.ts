@@ -41,12 +41,12 @@ export class ForkOutcomes {
     private readonly logger: Logger,
   ) {}
 
-  /** Adds a listener that sees every decoded event, for metrics; it must not throw. */
+  /** Adds a listener for every decoded event, for metrics. The listener must not throw. */
   addListener(listener: (event: ForkEventMessage) => void): void {
     this.listeners.push(listener);
   }
 
-  /** Subscribes with a group of its own, so every instance sees every outcome. */
+  /** Subscribes with a group of its own, so every instance receives every outcome. */
   async start(): Promise<void> {
     this.subscription = this.bus.consume({
       groupId: `fork-outcomes-${randomUUID()}`,

@@ -1,7 +1,7 @@
 /**
  * Stream operations that touch both the store and the media nodes. Every operation records its
  * intent in the store before it calls a media node, so a crash leaves a record that a retry or
- * the reconciler can finish, never a media stream nobody knows about.
+ * the reconciler can finish, never a media stream that no record names.
  */
 import type { Logger } from 'pino';
 import { ServiceError, isServiceError } from '../domain/errors.ts';

@@ -23,7 +23,7 @@ export function rabinFingerprint(text: string): bigint {
   return fp;
 }
 
-/** The fingerprint as the 8 little-endian bytes that follow the single-object marker. */
+/** Returns the fingerprint as the 8 little-endian bytes that follow the single-object marker. */
 export function fingerprintBytes(text: string): Buffer {
   const bytes = Buffer.alloc(8);
   bytes.writeBigUInt64LE(rabinFingerprint(text));

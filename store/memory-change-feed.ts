@@ -1,6 +1,6 @@
 /**
  * The in-memory store's change feed: a numbered log of member changes that cursors read from a
- * position. The log keeps the latest `retention` changes; a cursor opened before them fails
+ * position. The log keeps the latest `retention` changes. A cursor opened before them fails
  * with ChangeHistoryLostError, as a MongoDB change stream does when its token left the oplog.
  */
 import { EventEmitter } from 'node:events';

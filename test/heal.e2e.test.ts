@@ -168,7 +168,7 @@ describe('healing', () => {
   test('refresh-stale replaces a mirror whose end was missed', async () => {
     const { source, destination } = await forked(1);
     const oldId = mirrorIds(await pcast.members(destination.channelId))[0] ?? '';
-    // The record says ended but no lifecycle event came: only a polling fork can see it.
+    // The record is ended but no lifecycle event came, so only a polling fork can find it.
     await service.store.streams.transition(oldId, ['started'], 'ended', 'missed');
 
     const reply = await pcast.fork(destination.channelId, source.channelId, {
